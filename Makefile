@@ -1,0 +1,30 @@
+# Two commands for a fresh machine with Python 3.11:
+#   make serve   set everything up, then serve the bundled corpus at http://127.0.0.1:8000
+#   make test    set everything up, then run the whole test suite
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install serve test index eval clean
+
+install: $(STAMP)
+
+# torch comes from the pinned lock file first, so nothing can resolve it to a CUDA build.
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+serve: install
+	$(BIN)/spaceqa serve
+
+index: install
+	$(BIN)/spaceqa index
+
+test: install
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) index/*/ index/CURRENT .pytest_cache
