@@ -1,0 +1,153 @@
+"""Answer: rank candidate sentences, cut the answer span, and say how sure we are.
+
+Each candidate sentence is described by a few features that mean the same thing
+for any question and any corpus:
+
+* ``coverage``: the IDF-weighted share of the question's terms the sentence contains
+  (a term absent from the corpus counts with the highest IDF: an unknown name is
+  the most specific word of a question, and nothing matched it);
+* ``window_coverage``: the same over the sentence and its neighbours, since a
+  sentence may say "he" where the question names the person;
+* ``sentence_cosine`` and ``passage_cosine``: dense similarity of the question with
+  the sentence and with its passage;
+* ``typed_span``: how well the sentence's best span fits what the question asks for.
+
+A logistic model turns them into the probability that the sentence answers the
+question (``Calibration``); ``answer`` is null below ``min_score``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import LoadedIndex
+from .records import Answer
+from .retrieve import Candidate
+from .spans import best_span, expect, question_focus
+from .text import WORD_RE, terms
+
+FEATURES = ("coverage", "window_coverage", "sentence_cosine", "passage_cosine", "typed_span")
+CONTEXT_TERM_WEIGHT = 0.3  # terms from earlier turns help, but count for less than the question's own
+SPAN_SCORE_SCALE = 2.0  # a span scoring this much (type, novelty, head noun, proximity all agree) counts fully
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic weights over ``FEATURES`` (see ``spaceqa.calibration`` for how they were fitted)."""
+
+    weights: tuple[float, ...] = (3.5, 2.0, 5.0, 2.0, 0.8)
+    bias: float = -6.5
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ np.asarray(self.weights) + self.bias)))
+
+
+@dataclass
+class Reading:
+    """One candidate sentence, read: its features, probability and best span."""
+
+    candidate: Candidate
+    features: dict[str, float]
+    probability: float = 0.0
+    span: tuple[int, int] | None = None  # answer span, as offsets inside the sentence
+
+
+class Reader:
+    """Reads retrieved sentences and returns ranked extractive answers."""
+
+    def __init__(self, index: LoadedIndex, calibration: Calibration | None = None, sentences_to_read: int = 30) -> None:
+        self.index = index
+        self.calibration = calibration or Calibration()
+        self.sentences_to_read = sentences_to_read
+        self._max_idf = max(index.idf.values(), default=1.0)
+        self._lowercase_words = _lowercase_vocabulary(index)
+
+    def read(self, question: str, candidates: list[Candidate], *, context: str = "", top_k: int = 3) -> list[Answer]:
+        """The best ``top_k`` answers from distinct sentences, most probable first."""
+        readings = self.readings(question, candidates, context=context)
+        return [self._answer(reading) for reading in readings[:top_k]]
+
+    def readings(self, question: str, candidates: list[Candidate], *, context: str = "") -> list[Reading]:
+        expectation = expect(question)
+        question_weights = {t: self._idf(t) for t in terms(question_focus(question))}
+        context_terms = set(terms(context)) - question_weights.keys()
+        weights = dict(question_weights)
+        weights.update({t: CONTEXT_TERM_WEIGHT * self._idf(t) for t in context_terms})
+        total_weight = sum(weights.values()) or 1.0
+
+        readings = []
+        for candidate in candidates[: self.sentences_to_read]:
+            sentence = self.index.sentence_text(candidate.sentence_id)
+            span = best_span(sentence, expectation, question_weights, self._is_common_word, avoid_terms=context_terms)
+            own = self.index.sentence_terms(candidate.sentence_id)
+            window = own | self._neighbour_terms(candidate.sentence_id)
+            features = {
+                "coverage": sum(w for t, w in weights.items() if t in own) / total_weight,
+                "window_coverage": sum(w for t, w in weights.items() if t in window) / total_weight,
+                "sentence_cosine": candidate.sentence_cosine,
+                "passage_cosine": candidate.passage_cosine,
+                "typed_span": min(1.0, span.score / SPAN_SCORE_SCALE) if span else 0.0,
+            }
+            readings.append(Reading(candidate, features, span=(span.start, span.end) if span else None))
+        if readings:
+            matrix = np.array([[r.features[name] for name in FEATURES] for r in readings], dtype=np.float64)
+            for reading, probability in zip(readings, self.calibration.probability(matrix)):
+                reading.probability = float(probability)
+        readings.sort(key=lambda r: (-r.probability, r.candidate.sentence_id))
+        return _distinct_sentences(readings, self.index)
+
+    def _answer(self, reading: Reading) -> Answer:
+        index = self.index
+        sentence = index.sentences[reading.candidate.sentence_id]
+        chunk = index.chunks[reading.candidate.chunk_id]
+        doc = index.documents[sentence.doc_id]
+        span_start, span_end = reading.span or (0, sentence.end - sentence.start)
+        return Answer(
+            text=doc.text[sentence.start + span_start : sentence.start + span_end],
+            sentence=doc.text[sentence.start : sentence.end],
+            score=reading.probability,
+            doc_id=doc.doc_id,
+            title=doc.title,
+            start=sentence.start + span_start,
+            end=sentence.start + span_end,
+            sentence_start=sentence.start,
+            sentence_end=sentence.end,
+            passage=doc.text[chunk.start : chunk.end],
+            passage_start=chunk.start,
+            passage_end=chunk.end,
+        )
+
+    def _idf(self, term: str) -> float:
+        return self.index.idf.get(term, self._max_idf)
+
+    def _neighbour_terms(self, sentence_id: int) -> frozenset[str]:
+        doc_id = self.index.sentences[sentence_id].doc_id
+        found: frozenset[str] = frozenset()
+        for neighbour in (sentence_id - 1, sentence_id + 1):
+            if 0 <= neighbour < len(self.index.sentences) and self.index.sentences[neighbour].doc_id == doc_id:
+                found |= self.index.sentence_terms(neighbour)
+        return found
+
+    def _is_common_word(self, lowered: str) -> bool:
+        return lowered in self._lowercase_words
+
+
+def _distinct_sentences(readings: list[Reading], index: LoadedIndex) -> list[Reading]:
+    """Drop repeats of a sentence text already listed (documents repeat themselves)."""
+    seen, kept = set(), []
+    for reading in readings:
+        text = " ".join(index.sentence_text(reading.candidate.sentence_id).split()).lower()
+        if text not in seen:
+            seen.add(text)
+            kept.append(reading)
+    return kept
+
+
+def _lowercase_vocabulary(index: LoadedIndex) -> frozenset[str]:
+    """Words the corpus uses in lower case: a capitalised sentence opener among them is no name."""
+    words = set()
+    for doc in index.documents.values():
+        words.update(w for w in WORD_RE.findall(doc.text) if w.islower())
+    return frozenset(words)

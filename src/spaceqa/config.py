@@ -1,0 +1,72 @@
+"""Settings: one dataclass, filled from defaults, then ``SPACEQA_*`` variables, then explicit values.
+
+Only the entry points (the CLI and ``create_app``) call ``Settings.load``; the stages take
+plain arguments.  Every field names its environment variable and says what it is for;
+a test checks that README.md documents each one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .chunk import ChunkParams
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = _setting(Path("corpus"), "SPACEQA_CORPUS", "Folder of documents to index and serve.")
+    index_dir: Path = _setting(Path("index"), "SPACEQA_INDEX", "Folder where the built index lives.")
+    host: str = _setting("127.0.0.1", "SPACEQA_HOST", "Address `spaceqa serve` listens on.")
+    port: int = _setting(8000, "SPACEQA_PORT", "Port `spaceqa serve` listens on.")
+    model: str = _setting("", "SPACEQA_MODEL", "Folder of a local sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.")
+    batch_size: int = _setting(32, "SPACEQA_BATCH_SIZE", "Texts per batch when embedding.")
+    threads: int = _setting(8, "SPACEQA_THREADS", "Worker threads of the HTTP server.")
+    min_score: float = _setting(0.5, "SPACEQA_MIN_SCORE", "Calibrated score below which `answer` is null (the documents do not answer).")
+    max_question_chars: int = _setting(500, "SPACEQA_MAX_QUESTION_CHARS", "Longest question accepted, in characters.")
+    max_history: int = _setting(20, "SPACEQA_MAX_HISTORY", "Most earlier questions accepted in `history`.")
+    chunk_target_words: int = _setting(ChunkParams.target_words, "SPACEQA_CHUNK_TARGET_WORDS", "Words at which a passage is closed.")
+    chunk_max_words: int = _setting(ChunkParams.max_words, "SPACEQA_CHUNK_MAX_WORDS", "Words a passage never exceeds (unless one sentence does).")
+    chunk_overlap_words: int = _setting(ChunkParams.overlap_words, "SPACEQA_CHUNK_OVERLAP_WORDS", "Words of whole sentences repeated between passages.")
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Defaults, then ``SPACEQA_*`` from ``environ``, then ``overrides`` (None values are ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.metadata["env"] in environ:
+                values[f.name] = _parse(f, environ[f.metadata["env"]])
+        unknown = set(overrides or {}) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for name, value in (overrides or {}).items():
+            if value is not None:
+                values[name] = _parse(next(f for f in dataclasses.fields(cls) if f.name == name), value)
+        return cls(**values)
+
+    @property
+    def chunk_params(self) -> ChunkParams:
+        return ChunkParams(self.chunk_target_words, self.chunk_max_words, self.chunk_overlap_words)
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, Any, str]]:
+        """``(field, env var, default, help)`` for every setting."""
+        return [(f.name, f.metadata["env"], f.default, f.metadata["help"]) for f in dataclasses.fields(cls)]
+
+
+def _parse(f: dataclasses.Field, value: Any) -> Any:
+    kind = type(f.default)
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{f.metadata['env']} must be a {kind.__name__}, got {value!r}") from None

@@ -1,0 +1,210 @@
+"""Evaluate: score the system on a question set with gold answers.
+
+The set is JSONL, one object a line: ``{"id", "question", "answers": [...], "docs": [...]}``
+(``answers: []`` means the documents do not answer it), or ``{"id", "turns": [...]}`` for a
+conversation whose later questions are asked with the earlier ones as ``history``.
+
+Metrics (answers compared after SQuAD normalisation):
+
+* ``em``, ``f1``: of ``answer`` against the gold answers, over answerable questions;
+* ``sentence_hit@1``: a gold answer lies inside the top answer's sentence;
+* ``doc_recall@k``: a gold document is among the documents of the top ``k`` answers;
+* ``right_abstain``: share of unanswerable questions answered with null;
+* ``false_abstain``: share of answerable questions answered with null;
+* ``latency_p50_ms``, ``latency_p95_ms``: time per question inside the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .records import AskResult
+
+
+class Asker(Protocol):
+    def ask(self, question: str, history: Sequence[str] = (), top_k: int = 3) -> AskResult: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answers: list[str]
+    docs: list[str]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One question, or one conversation of several turns."""
+
+    item_id: str
+    turns: list[Turn]
+
+
+@dataclass
+class Outcome:
+    """How one question went."""
+
+    item_id: str
+    question: str
+    history: list[str]
+    gold: list[str]
+    gold_docs: list[str]
+    answer: str | None
+    sentence: str | None
+    docs: list[str]
+    score: float
+    took_ms: float
+    em: float = 0.0
+    f1: float = 0.0
+    sentence_hit: bool = False
+    doc_hit: bool = False
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold)
+
+    @property
+    def correct(self) -> bool:
+        return self.em == 1.0 if self.answerable else self.answer is None
+
+
+@dataclass
+class Report:
+    k: int
+    metrics: dict[str, float]
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def misses(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.correct or (o.answerable and not o.sentence_hit)]
+
+    def to_dict(self) -> dict:
+        return {
+            "k": self.k,
+            "metrics": self.metrics,
+            "misses": [
+                {
+                    "id": o.item_id,
+                    "question": o.question,
+                    "history": o.history,
+                    "gold": o.gold,
+                    "answer": o.answer,
+                    "sentence": o.sentence,
+                    "score": round(o.score, 3),
+                    "sentence_hit": o.sentence_hit,
+                    "doc_hit": o.doc_hit,
+                }
+                for o in self.misses()
+            ],
+        }
+
+
+def load_items(path: Path) -> list[Item]:
+    """Read a JSONL question set (see the module docstring)."""
+    items = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            rows = row["turns"] if "turns" in row else [row]
+            turns = [Turn(t["question"], list(t.get("answers", [])), list(t.get("docs", []))) for t in rows]
+            items.append(Item(str(row.get("id", number)), turns))
+    return items
+
+
+def evaluate(asker: Asker, items: list[Item], k: int = 3) -> Report:
+    """Ask every question (conversations turn by turn) and score the answers."""
+    outcomes = []
+    for item in items:
+        history: list[str] = []
+        for turn in item.turns:
+            result = asker.ask(turn.question, history, top_k=k)
+            outcomes.append(_score(item.item_id, turn, history, result))
+            history = history + [turn.question]
+    return Report(k=k, metrics=summarise(outcomes, k), outcomes=outcomes)
+
+
+def _score(item_id: str, turn: Turn, history: list[str], result: AskResult) -> Outcome:
+    top = result.answers[0] if result.answers else None
+    outcome = Outcome(
+        item_id=item_id,
+        question=turn.question,
+        history=list(history),
+        gold=turn.answers,
+        gold_docs=turn.docs,
+        answer=result.answer,
+        sentence=top.sentence if top else None,
+        docs=[a.doc_id for a in result.answers],
+        score=top.score if top else 0.0,
+        took_ms=result.took_ms,
+    )
+    if turn.answers:
+        predicted = result.answer or ""
+        outcome.em = max(exact_match(predicted, gold) for gold in turn.answers)
+        outcome.f1 = max(f1_score(predicted, gold) for gold in turn.answers)
+        sentence = normalise_answer(top.sentence) if top else ""
+        outcome.sentence_hit = any(_contains(sentence, normalise_answer(g)) for g in turn.answers)
+        outcome.doc_hit = bool(set(turn.docs) & set(outcome.docs)) if turn.docs else outcome.sentence_hit
+    return outcome
+
+
+def summarise(outcomes: list[Outcome], k: int) -> dict[str, float]:
+    answerable = [o for o in outcomes if o.answerable]
+    unanswerable = [o for o in outcomes if not o.answerable]
+    latencies = [o.took_ms for o in outcomes]
+
+    def share(values) -> float:
+        values = list(values)
+        return round(100.0 * sum(values) / len(values), 1) if values else float("nan")
+
+    return {
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "em": share(o.em for o in answerable),
+        "f1": share(o.f1 for o in answerable),
+        "sentence_hit@1": share(o.sentence_hit for o in answerable),
+        f"doc_recall@{k}": share(o.doc_hit for o in answerable),
+        "right_abstain": share(o.answer is None for o in unanswerable),
+        "false_abstain": share(o.answer is None for o in answerable),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else float("nan"),
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else float("nan"),
+    }
+
+
+# --- SQuAD answer normalisation and scores (as in the official evaluation script) ----------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = set(string.punctuation) | set("“”‘’–—…")
+
+
+def normalise_answer(text: str) -> str:
+    """Lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(normalise_answer(prediction) == normalise_answer(gold))
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    predicted, expected = normalise_answer(prediction).split(), normalise_answer(gold).split()
+    common = Counter(predicted) & Counter(expected)
+    overlap = sum(common.values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(predicted), overlap / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return bool(needle) and f" {needle} " in f" {haystack} "

@@ -1,0 +1,208 @@
+"""Ingest: read the corpus folder into cleaned ``Document`` records.
+
+Web pages saved as text carry page furniture (cookie banners, skip links, menus,
+icon labels, credits) between the prose.  It is removed by general rules in the
+spirit of jusText: each line is classed as prose, short or furniture from its
+shape (length, terminal punctuation, list markers, web-interface vocabulary),
+then short lines survive only as headings directly above prose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import Document
+from .text import STOPWORDS, WORD_RE
+
+SUPPORTED_SUFFIXES = (".txt",)
+
+# Invisible characters that only get in the way of matching and offsets.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_SPACE_RUN = re.compile(r"\s+")
+# A list or link marker at the start of a line: "•", "+", "-", "*", "»", ">>", "→" ...
+_LIST_MARKER = re.compile(r"^(?:[•·▪‣◦*+\-–—»›→]|>>|\d{1,2}[.)])\s+")
+_LINK_ARROW = re.compile(r"[→»›]\s*$|>>\s*$")
+_TERMINAL = re.compile(r"[.!?][\"'”’)\]]*$")
+_INNER_SENTENCE_END = re.compile(r"[a-z0-9][.!?][\"'”’)\]]*\s+[A-Z“\"]")
+
+# Vocabulary of web interfaces rather than of documents: consent banners, sign-in
+# prompts, calls to action.  A line whose sentences mostly use it is furniture.
+_INTERFACE = re.compile(
+    r"\b(?:cookies?|privacy polic(?:y|ies)|terms of (?:use|service)|sign(?:ed)? (?:in|up)|log ?(?:in|out)"
+    r"|click(?:ing)? (?:here|the|on)|subscribe|newsletter|skip to(?: the)?(?: main)? content"
+    r"|javascript|your browser|learn more|find out more|an account|faq)\b",
+    re.IGNORECASE,
+)
+# Labels that are furniture when they stand alone on a short line (credits, icons, menus).
+_LABEL = re.compile(
+    r"\b(?:(?:photo|image|video|picture)s? credits?|credits?:|icon|banner|printable|print this"
+    r"|logo|menu|navigation|breadcrumb|back to top|share this|reading time|min(?:ute)?s? read"
+    r"|all rights reserved|copyright)\b|©|^(?:related|see also|read more|more)\b",
+    re.IGNORECASE,
+)
+
+PROSE, SHORT, FURNITURE = "prose", "short", "furniture"
+TITLE_MAX_CHARS = 80
+
+
+@dataclass
+class CorpusScan:
+    """The documents read from a corpus folder, and the files passed over with the reason."""
+
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def load_corpus(corpus_dir: Path) -> CorpusScan:
+    """Read every supported file under ``corpus_dir``; others are listed as skipped."""
+    corpus_dir = Path(corpus_dir)
+    scan = CorpusScan()
+    for path in _corpus_files(corpus_dir):
+        doc_id = document_id(path, corpus_dir)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            scan.skipped.append((doc_id, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        try:
+            scan.documents.append(read_document(path, corpus_dir))
+        except (OSError, UnicodeDecodeError) as error:
+            scan.skipped.append((doc_id, f"unreadable: {error}"))
+    return scan
+
+
+def corpus_fingerprint(corpus_dir: Path) -> dict[str, str]:
+    """``{doc_id: sha256}`` of the supported files: cheap, and enough to tell a stale index."""
+    corpus_dir = Path(corpus_dir)
+    return {
+        document_id(path, corpus_dir): file_sha256(path)
+        for path in _corpus_files(corpus_dir)
+        if path.suffix.lower() in SUPPORTED_SUFFIXES
+    }
+
+
+def read_document(path: Path, corpus_dir: Path) -> Document:
+    """Read, clean and title one file."""
+    raw_bytes = Path(path).read_bytes()
+    text = clean_text(raw_bytes.decode("utf-8"))
+    return Document(
+        doc_id=document_id(path, corpus_dir),
+        title=derive_title(text) or Path(path).stem,
+        text=text,
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+    )
+
+
+def document_id(path: Path, corpus_dir: Path) -> str:
+    """A document's id is its path relative to the corpus folder, with "/" separators."""
+    return Path(path).relative_to(corpus_dir).as_posix()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _corpus_files(corpus_dir: Path) -> list[Path]:
+    """Regular files under the corpus folder, sorted; hidden files and links leading outside are left out."""
+    if not corpus_dir.is_dir():
+        return []
+    root = corpus_dir.resolve()
+    files = []
+    for path in sorted(corpus_dir.rglob("*")):
+        relative = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if not path.resolve().is_relative_to(root):
+            continue  # a symlink must not make anything outside the corpus readable
+        files.append(path)
+    return files
+
+
+# --- cleaning -------------------------------------------------------------------------
+
+
+def clean_text(raw: str) -> str:
+    """Normalise whitespace and drop page furniture; paragraphs are joined by blank lines."""
+    lines = [_normalise_line(line) for line in raw.splitlines()]
+    blocks = [_strip_marker(line) for line in lines if line]
+    kinds = [_classify(line) for line in lines if line]
+
+    # Furniture goes first, so a heading is judged by the prose that really follows it.
+    kept = [(text, kind) for (text, _), kind in zip(blocks, kinds) if kind != FURNITURE]
+    paragraphs = []
+    for index, (text, kind) in enumerate(kept):
+        if kind == PROSE:
+            paragraphs.append(text)
+            continue
+        # A short line is a heading only when prose follows it directly; a run of short
+        # lines (menus, mastheads, link lists) keeps at most its last line for that reason.
+        next_kind = kept[index + 1][1] if index + 1 < len(kept) else None
+        if next_kind == PROSE:
+            paragraphs.append(text)
+    return "\n\n".join(paragraphs)
+
+
+def derive_title(text: str) -> str:
+    """The first heading-like line before any prose, else the start of the first sentence."""
+    for paragraph in text.split("\n\n"):
+        if _classify(paragraph) != PROSE:
+            return paragraph
+        first_sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z“\"])", paragraph, maxsplit=1)[0]
+        return _shorten(first_sentence, TITLE_MAX_CHARS)
+    return ""
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def _normalise_line(line: str) -> str:
+    line = unicodedata.normalize("NFC", line).translate(_INVISIBLE)
+    return _SPACE_RUN.sub(" ", line).strip()
+
+
+def _strip_marker(line: str) -> tuple[str, bool]:
+    """Remove a leading list/link marker; say whether there was one."""
+    stripped = _LIST_MARKER.sub("", line, count=1)
+    return stripped, stripped != line
+
+
+def _classify(line: str) -> str:
+    """Class one normalised line as prose, short (a possible heading) or furniture."""
+    text, listed = _strip_marker(line)
+    words = WORD_RE.findall(text)
+    if not any(ch.isalpha() for ch in text):
+        return FURNITURE
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+    if sum(bool(_INTERFACE.search(s)) for s in sentences) * 2 > len(sentences):
+        return FURNITURE
+    if _is_prose(text, words):
+        return PROSE
+    if listed or _LINK_ARROW.search(text) or _LABEL.search(text):
+        return FURNITURE  # a short list item, link or label is navigation, never a heading
+    if len(words) <= 4 and text == text.lower():
+        return FURNITURE  # short all-lower-case lines are labels and slugs, not headings
+    if words and words[-1].lower() in STOPWORDS:
+        return FURNITURE  # a line ending in "by", "of", "the" is a fragment (a byline), not a heading
+    return SHORT
+
+
+def _is_prose(text: str, words: list[str]) -> bool:
+    """Running text: enough words, sentence punctuation, and the function words prose has."""
+    if len(words) < 5:
+        return False
+    stopword_share = sum(w.lower() in STOPWORDS for w in words) / len(words)
+    if _TERMINAL.search(text) or _INNER_SENTENCE_END.search(text):
+        return stopword_share >= 0.1 or len(words) >= 12
+    # Without sentence punctuation only long, function-word-rich lines are prose;
+    # a long line of capitalised words with few function words is a menu.
+    return len(words) >= 20 and stopword_share >= 0.2
