@@ -1,0 +1,154 @@
+"""The JSON API: ``POST /ask``, ``GET /documents/<doc_id>``, ``GET /healthz``.
+
+Every error, ours or Flask's, leaves as ``{"error": {"code", "message"}}`` with a 4xx/5xx
+status; no stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from .config import Settings
+from .errors import InvalidRequestError
+from .pipeline import Engine
+
+bp = Blueprint("api", __name__)
+log = logging.getLogger("spaceqa")
+
+MAX_TOP_K = 10
+DEFAULT_TOP_K = 3
+
+
+def engine() -> Engine:
+    return current_app.extensions["spaceqa"]
+
+
+def settings() -> Settings:
+    return current_app.config["SPACEQA_SETTINGS"]
+
+
+@bp.post("/ask")
+def ask():
+    payload = _json_object()
+    question = _question(payload.get("question"))
+    history = _history(payload.get("history", []))
+    top_k = _top_k(payload.get("top_k", DEFAULT_TOP_K))
+    return jsonify(engine().ask(question, history, top_k=top_k).to_dict())
+
+
+@bp.get("/documents/<path:doc_id>")
+def document(doc_id: str):
+    # Ids are looked up in the loaded index, never joined onto a file path: nothing outside the
+    # corpus can be named, whatever "../" or "%2e%2e" the id holds.
+    doc = engine().index.documents.get(doc_id)
+    if doc is None:
+        raise InvalidRequestError(f"no document with id {doc_id!r}", code="document_not_found", status=404)
+    return jsonify(doc.to_dict())
+
+
+@bp.get("/healthz")
+def healthz():
+    manifest = engine().index.manifest
+    return jsonify(
+        {
+            "status": "ok",
+            "documents": manifest.counts["documents"],
+            "chunks": manifest.counts["chunks"],
+            "index_version": manifest.version,
+        }
+    )
+
+
+# --- request validation ----------------------------------------------------------------
+
+
+def _json_object() -> dict:
+    if not request.is_json:
+        raise InvalidRequestError(
+            f"send JSON with Content-Type: application/json (got {request.content_type or 'none'!r})",
+            code="unsupported_media_type",
+            status=415,
+        )
+    raw = request.get_data(cache=False)
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidRequestError("the request body is not valid JSON", code="malformed_json") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequestError(f"the request body must be a JSON object, got {type(payload).__name__}", code="invalid_body")
+    return payload
+
+
+def _question(value) -> str:
+    limit = settings().max_question_chars
+    if value is None:
+        raise InvalidRequestError('"question" is required: {"question": "Who was the first American aboard Mir?"}', code="missing_question")
+    if not isinstance(value, str):
+        raise InvalidRequestError(f'"question" must be a string, got {_json_type(value)}', code="invalid_question")
+    question = value.strip()
+    if not question:
+        raise InvalidRequestError('"question" is empty', code="empty_question")
+    if len(question) > limit:
+        raise InvalidRequestError(f'"question" is {len(question)} characters; the limit is {limit}', code="question_too_long")
+    return question
+
+
+def _history(value) -> list[str]:
+    limits = settings()
+    if not isinstance(value, list):
+        raise InvalidRequestError(f'"history" must be a list of earlier questions, got {_json_type(value)}', code="invalid_history")
+    if len(value) > limits.max_history:
+        raise InvalidRequestError(f'"history" has {len(value)} entries; the limit is {limits.max_history}', code="invalid_history")
+    history = []
+    for position, entry in enumerate(value):
+        if not isinstance(entry, str):
+            raise InvalidRequestError(f'"history"[{position}] must be a string, got {_json_type(entry)}', code="invalid_history")
+        if len(entry) > limits.max_question_chars:
+            raise InvalidRequestError(
+                f'"history"[{position}] is {len(entry)} characters; the limit is {limits.max_question_chars}', code="invalid_history"
+            )
+        if entry.strip():
+            history.append(entry.strip())
+    return history
+
+
+def _top_k(value) -> int:
+    # bool is an int in Python; true is not a count.
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_TOP_K:
+        raise InvalidRequestError(f'"top_k" must be a whole number from 1 to {MAX_TOP_K}, got {json.dumps(value)}', code="invalid_top_k")
+    return value
+
+
+def _json_type(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def error_response(code: str, message: str, status: int):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """One JSON error shape for the whole app, including Flask's own 404/405/413."""
+
+    @app.errorhandler(InvalidRequestError)
+    def _invalid(error: InvalidRequestError):
+        return error_response(error.code, str(error), error.status)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_response(code, error.description or error.name, error.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response("internal_error", "the server failed to handle this request; it has been logged", 500)

@@ -1,0 +1,139 @@
+"""The ``spaceqa`` command: index, serve, ask, eval.  Each command wraps one library call."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .config import Settings
+from .errors import SpaceQAError
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.load(overrides)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _paths(command):
+    """The --corpus and --index options every command shares (defaults from SPACEQA_* or ./corpus, ./index)."""
+    command = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), help="Index folder [SPACEQA_INDEX or ./index].")(command)
+    command = click.option("--corpus", "corpus_dir", type=click.Path(file_okay=False, path_type=Path), help="Corpus folder [SPACEQA_CORPUS or ./corpus].")(command)
+    return command
+
+
+def _friendly_errors(command):
+    """Turn SpaceQA's own errors into a one-line message and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SpaceQAError as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
+def main(verbose: bool) -> None:
+    """SpaceQA: extractive question answering over a folder of documents."""
+    # Only SpaceQA's own logger: libraries below (bm25s, transformers) keep their chatter to themselves.
+    logger = logging.getLogger("spaceqa")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+@main.command()
+@_paths
+@_friendly_errors
+def index(corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Rebuild the index from the corpus; the old index keeps serving until the new one is complete."""
+    from .pipeline import build_index, load_embedder
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.chunk_params, progress=True)
+    for path, reason in report.skipped:
+        click.echo(f"skipped {path}: {reason}", err=True)
+    click.echo(report.summary())
+
+
+@main.command()
+@_paths
+@click.option("--host", help="Address to listen on [SPACEQA_HOST or 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [SPACEQA_PORT or 8000].")
+@_friendly_errors
+def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the chat page and the JSON API (building the index first when it is missing or stale)."""
+    import waitress
+
+    from .app import create_app
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port)
+    app = create_app(settings)
+    click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)
+    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="spaceqa")
+
+
+@main.command()
+@click.argument("question")
+@_paths
+@click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable, oldest first).")
+@click.option("--top-k", type=click.IntRange(1, 10), default=3, show_default=True, help="How many answers to return.")
+@click.option("--json", "as_json", is_flag=True, help="Print the /ask JSON response instead of text.")
+@_friendly_errors
+def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, history: tuple[str, ...], top_k: int, as_json: bool) -> None:
+    """Answer QUESTION from the documents, with its citation."""
+    from .pipeline import open_engine
+
+    result = open_engine(_settings(corpus_dir=corpus_dir, index_dir=index_dir)).ask(question, list(history), top_k=top_k)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if result.answer is None:
+        click.echo("The documents do not answer this question.")
+        if result.answers:
+            click.echo("Closest passages:")
+    else:
+        click.echo(result.answer)
+    for answer in result.answers if result.answer is None else result.answers[:1]:
+        click.echo(f'  "{answer.sentence}"')
+        click.echo(f"  — {answer.title} [{answer.doc_id}, characters {answer.start}–{answer.end}] score {answer.score:.2f}")
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_paths
+@click.option("--k", "k", type=click.IntRange(1, 10), default=3, show_default=True, help="Documents considered for doc recall@k.")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics and misses as JSON.")
+@_friendly_errors
+def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k: int, as_json: bool) -> None:
+    """Score the system on FILE, a JSONL question set with gold answers."""
+    from .evaluate import evaluate, load_items
+    from .pipeline import open_engine
+
+    engine = open_engine(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
+    report = evaluate(engine, load_items(file), k=k)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    for name, value in report.metrics.items():
+        click.echo(f"{name:>16}  {value}")
+    misses = report.misses()
+    if misses:
+        click.echo(f"\n{len(misses)} misses:")
+    for miss in misses:
+        expected = " | ".join(miss.gold) if miss.gold else "(no answer)"
+        click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {miss.answer!r} (score {miss.score:.2f})")
+        if miss.gold and not miss.sentence_hit:
+            click.echo(f"    sentence: {miss.sentence}")
