@@ -1,0 +1,100 @@
+"""Fixtures: fast ones with a fake embedder for unit tests, and the real model for integration tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fakes import HashEmbedder
+
+PROJECT = Path(__file__).resolve().parents[1]
+BUNDLED_CORPUS = PROJECT / "corpus"
+SHARED = PROJECT.parent / "shared"
+
+TINY_DOCUMENTS = {
+    "apollo.txt": (
+        "The Apollo Program\n\n"
+        "The Apollo program was run by NASA between 1961 and 1972. "
+        "Neil Armstrong became the first person to walk on the Moon in July 1969. "
+        "He spent about two and a half hours outside the lunar module.\n\n"
+        "The last mission, Apollo 17, landed in the Taurus-Littrow valley in December 1972."
+    ),
+    "mir.txt": (
+        "Mir Space Station\n\n"
+        "Mir was a space station operated in low Earth orbit from 1986 to 2001. "
+        "The core module was launched on February 20, 1986 from the Baikonur Cosmodrome. "
+        "Valeri Polyakov stayed aboard Mir for 437 days, the longest single spaceflight."
+    ),
+    "notes/gardening.txt": (
+        "Growing Tomatoes\n\n"
+        "Tomatoes need at least six hours of sun a day. "
+        "Water them deeply twice a week and stake the plants when they reach 30 centimetres."
+    ),
+}
+
+
+def write_corpus(folder: Path, documents: dict[str, str]) -> Path:
+    for name, text in documents.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fake_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "corpus", TINY_DOCUMENTS)
+
+
+@pytest.fixture
+def tiny_app(tmp_path: Path, tiny_corpus: Path, fake_embedder: HashEmbedder):
+    from spaceqa import create_app
+
+    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index"}, embedder=fake_embedder)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def tiny_client(tiny_app):
+    return tiny_app.test_client()
+
+
+# --- the real model, loaded once per test session ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from spaceqa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def bundled_copy(tmp_path_factory) -> Path:
+    """A private copy of the bundled corpus, so no test can change the real one."""
+    target = tmp_path_factory.mktemp("bundled") / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_app(tmp_path_factory, bundled_copy: Path, real_embedder):
+    from spaceqa import create_app
+
+    index_dir = tmp_path_factory.mktemp("bundled-index")
+    app = create_app({"corpus_dir": bundled_copy, "index_dir": index_dir}, embedder=real_embedder)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def real_client(real_app):
+    return real_app.test_client()

@@ -1,0 +1,63 @@
+"""Evaluation metrics and the question-set format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spaceqa.evaluate import evaluate, exact_match, f1_score, load_items, normalise_answer
+from spaceqa.records import Answer, AskResult
+
+
+def test_squad_normalisation():
+    assert normalise_answer("The  Pacific, near Hawaii!") == "pacific near hawaii"
+    assert normalise_answer("“Link Up”") == "link up"
+    assert exact_match("the Salyut space stations", "Salyut space stations") == 1.0
+    assert f1_score("Alexei Leonov", "Alexei Leonov and Valeri Kubasov") == pytest.approx(2 * 1.0 * 0.4 / 1.4)  # 2 of 5 gold words
+    assert f1_score("", "anything") == 0.0
+
+
+def make_answer(text: str, sentence: str, doc_id: str) -> Answer:
+    return Answer(text, sentence, 0.9, doc_id, "T", 0, len(text), 0, len(sentence), sentence, 0, len(sentence))
+
+
+class ScriptedAsker:
+    """Answers from a table, and records the history it was given."""
+
+    def __init__(self, table):
+        self.table = table
+        self.calls = []
+
+    def ask(self, question, history=(), top_k=3):
+        self.calls.append((question, list(history)))
+        answer, sentence, doc = self.table[question]
+        answers = [make_answer(answer or sentence, sentence, doc)]
+        return AskResult(question, answer, answers, took_ms=5.0)
+
+
+def test_metrics_over_answerable_unanswerable_and_conversations(tmp_path):
+    questions = tmp_path / "set.jsonl"
+    rows = [
+        {"id": "a", "question": "Q1", "answers": ["Norman Thagard"], "docs": ["d1"]},
+        {"id": "b", "question": "Q2", "answers": ["1957"], "docs": ["d2"]},
+        {"id": "c", "question": "Q3", "answers": [], "docs": []},
+        {"id": "d", "turns": [{"question": "T1", "answers": ["Soyuz"], "docs": ["d3"]}, {"question": "T2", "answers": ["115"], "docs": ["d3"]}]},
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    asker = ScriptedAsker(
+        {
+            "Q1": ("Norman Thagard", "Norman Thagard flew.", "d1"),  # right
+            "Q2": (None, "It launched in 1957.", "d2"),  # abstained, but sentence and doc right
+            "Q3": (None, "Nothing relevant.", "d9"),  # right abstain
+            "T1": ("Soyuz", "Soyuz docked.", "d3"),
+            "T2": ("113", "He spent 113 days.", "d4"),  # wrong answer, wrong doc
+        }
+    )
+    report = evaluate(asker, load_items(questions), k=3)
+    m = report.metrics
+    assert (m["questions"], m["answerable"], m["unanswerable"]) == (5, 4, 1)
+    assert m["em"] == 50.0 and m["sentence_hit@1"] == 75.0 and m["doc_recall@3"] == 75.0
+    assert m["right_abstain"] == 100.0 and m["false_abstain"] == 25.0
+    assert asker.calls[-1] == ("T2", ["T1"])  # a later turn carries the earlier questions
+    assert {miss.item_id for miss in report.misses()} == {"b", "d"}

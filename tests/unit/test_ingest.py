@@ -1,0 +1,127 @@
+"""Cleaning, titles and corpus reading, on small made-up pages (not the bundled corpus)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from spaceqa.ingest import clean_text, corpus_fingerprint, derive_title, load_corpus
+
+WEB_PAGE = """Skip to main content
+Home
+About us
+Contact
+
+Ocean Currents Explained
+
+We use cookies to improve your experience. By continuing to browse you accept our cookie policy.
+
+Ocean currents move heat from the equator toward the poles.  The Gulf Stream carries warm water north along the coast of North America.
+
+  • share-icon
+  • Photo credit: Jane Doe
+
+The Atlantic Conveyor
+Cold, salty water sinks near Greenland and flows south along the ocean floor.
+
+Related: Ten Facts About Tides
+Newsletter
+Follow us on social media
+page-footer-12
+"""
+
+
+def test_prose_and_headings_survive_furniture_goes():
+    cleaned = clean_text(WEB_PAGE)
+    assert cleaned.split("\n\n") == [
+        "Ocean Currents Explained",
+        "Ocean currents move heat from the equator toward the poles. The Gulf Stream carries warm water north along the coast of North America.",
+        "The Atlantic Conveyor",
+        "Cold, salty water sinks near Greenland and flows south along the ocean floor.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        "Sign in to your account to save articles. Not a member? Subscribe to our newsletter.",
+        "By clicking accept you agree to the use of cookies.",
+        "• print-icon",
+        "+ More stories",
+        ">> Breaking: follow our live coverage",
+        "Image credit: Getty",
+        "lorem-widget-7",
+        "Written by",
+        "Read more →",
+    ],
+)
+def test_each_kind_of_furniture_is_dropped(furniture):
+    text = f"A Heading\n\nThe first paragraph is plain prose about the subject at hand.\n\n{furniture}\n\nAnother sentence of prose follows here, as prose does."
+    assert furniture.strip("•+> ") not in clean_text(text)
+
+
+def test_a_sentence_mentioning_a_link_inside_prose_is_kept():
+    paragraph = "The crew met the press on Monday and answered questions for an hour. For photos from the event, please click here."
+    assert clean_text(paragraph) == paragraph
+
+
+def test_short_real_prose_between_paragraphs_is_kept():
+    text = "The long first paragraph tells the story of the mission and its crew.\n\nThe crew tried to rest, but failed.\n\nThey landed safely the next morning after a long night."
+    assert "The crew tried to rest, but failed." in clean_text(text)
+
+
+def test_whitespace_is_normalised():
+    raw = "  Title\u00a0Line \n\n\tSome\u200b   text\twith   odd\u00a0 spacing, in a sentence.  \r\n\n\n\nNext  paragraph here, also a sentence.\n"
+    assert clean_text(raw) == "Title Line\n\nSome text with odd spacing, in a sentence.\n\nNext paragraph here, also a sentence."
+
+
+def test_a_run_of_short_lines_keeps_only_the_heading_above_the_prose():
+    text = "Site Name\nSection One\nSection Two\nThe Real Heading\nThe article begins here and goes on for a while, as articles do."
+    assert clean_text(text).split("\n\n") == ["The Real Heading", "The article begins here and goes on for a while, as articles do."]
+
+
+def test_title_is_the_first_heading():
+    assert derive_title("Voyager Missions\n\nVoyager 1 launched in 1977. It left the solar system.") == "Voyager Missions"
+
+
+def test_title_falls_back_to_the_first_sentence_shortened():
+    text = "Voyager 1 launched in 1977 from Cape Canaveral aboard a Titan IIIE rocket and flew past Jupiter and Saturn before leaving. It left."
+    title = derive_title(text)
+    assert title.startswith("Voyager 1 launched in 1977") and title.endswith("…") and len(title) <= 80
+
+
+def test_corpus_ids_are_relative_paths_and_other_files_are_reported(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "a.txt").write_text("First Document\n\nIt says one thing in a full sentence.")
+    (corpus / "sub" / "b.txt").write_text("Second Document\n\nIt says another thing in a full sentence.")
+    (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8")
+    (corpus / ".hidden.txt").write_text("Hidden\n\nNever indexed, it is a hidden file.")
+    scan = load_corpus(corpus)
+    assert [d.doc_id for d in scan.documents] == ["a.txt", "sub/b.txt"]
+    assert [d.title for d in scan.documents] == ["First Document", "Second Document"]
+    reasons = dict(scan.skipped)
+    assert "unsupported file type .docx" in reasons["notes.docx"]
+    assert "unreadable" in reasons["broken.txt"]
+    assert ".hidden.txt" not in reasons
+
+
+def test_a_symlink_leading_outside_the_corpus_is_not_read(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Secret\n\nThe password is swordfish, said the sentence.")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ok.txt").write_text("Fine\n\nA normal document with a normal sentence.")
+    os.symlink(secret, corpus / "link.txt")
+    assert [d.doc_id for d in load_corpus(corpus).documents] == ["ok.txt"]
+    assert set(corpus_fingerprint(corpus)) == {"ok.txt"}
+
+
+def test_fingerprint_changes_with_content(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("one")
+    before = corpus_fingerprint(tmp_path)
+    (tmp_path / "a.txt").write_text("two")
+    assert corpus_fingerprint(tmp_path) != before

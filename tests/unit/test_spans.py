@@ -1,0 +1,96 @@
+"""Question typing and answer-span choice, on made-up sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from spaceqa.spans import (
+    DATE,
+    ENTITY,
+    EXPANSION,
+    NUMBER,
+    PERSON,
+    PLACE,
+    QUANTITY,
+    best_span,
+    candidate_spans,
+    expect,
+    question_focus,
+)
+from spaceqa.text import terms
+
+
+def never_common(word: str) -> bool:
+    return False
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Who painted the ceiling of the chapel?", PERSON),
+        ("Which engineer designed the bridge?", PERSON),
+        ("When did the bridge open?", DATE),
+        ("In what year was the treaty signed?", DATE),
+        ("How many people attended?", NUMBER),
+        ("How far is the lighthouse from the shore?", QUANTITY),
+        ("Where was the treaty signed?", PLACE),
+        ("In which city did the congress meet?", PLACE),
+        ("Which ship reached the pole first?", ENTITY),
+        ("What does NATO stand for?", EXPANSION),
+    ],
+)
+def test_question_types(question, kind):
+    assert expect(question).kind == kind
+
+
+def test_head_noun_verb_and_plural():
+    expectation = expect("Which explorers reached the pole in 1911?")
+    assert "explorers" in expectation.head_words and expectation.plural
+    assert expect("What stopped the engine from starting?").verb == "stopped"
+
+
+def test_candidates_have_the_right_shapes():
+    sentence = 'On March 3, 1921, Amelia Earhart flew 2,400 kilometers in the "Canary" over Lake Ontario.'
+    found = {(sentence[s.start : s.end], s.kind) for s in candidate_spans(sentence, never_common)}
+    assert ("March 3, 1921", "date") in found
+    assert ("Amelia Earhart", "name") in found
+    assert ("2,400 kilometers", "quantity") in found
+    assert ("Canary", "quote") in found
+    assert ("Lake Ontario", "name") in found
+
+
+def answer(question: str, sentence: str) -> str | None:
+    weights = {t: 1.0 for t in terms(question_focus(question))}
+    span = best_span(sentence, expect(question), weights, never_common)
+    return sentence[span.start : span.end] if span else None
+
+
+@pytest.mark.parametrize(
+    "question, sentence, expected",
+    [
+        ("Who was the first woman to fly solo across the Atlantic?", "In 1932 Amelia Earhart became the first woman to fly solo across the Atlantic.", "Amelia Earhart"),
+        ("When did the bridge open?", "The bridge opened on May 27, 1937 after four years of work.", "May 27, 1937"),
+        ("How many rivets hold the tower together?", "About 2,500,000 rivets hold the tower together.", "2,500,000"),
+        ("How far did the probe travel?", "The probe travelled 6 billion kilometers before the signal faded.", "6 billion kilometers"),
+        ("Which gallery holds the painting?", "Since 1797 the painting has hung in the Louvre gallery in Paris.", "Louvre"),
+        ("What does NATO stand for?", "The North Atlantic Treaty Organization (NATO) was founded in 1949.", "North Atlantic Treaty Organization"),
+        ("Which climbers reached the summit first?", "Two climbers (Tenzing Norgay and Edmund Hillary) reached the summit on May 29, 1953.", "Tenzing Norgay and Edmund Hillary"),
+        ("What stopped the engine from starting?", "The pilots waited while a frozen valve stopped the engine from starting.", "a frozen valve"),
+        ("Who painted the portrait?", "The portrait was painted by the court artist, Diego Velazquez, in 1656.", "Diego Velazquez"),
+    ],
+)
+def test_best_span(question, sentence, expected):
+    assert answer(question, sentence) == expected
+
+
+def test_an_answer_does_not_repeat_the_question():
+    # "Lindbergh" is in the question, so it cannot be the answer to it.
+    assert answer("Who flew with Lindbergh?", "Lindbergh flew alone; later Anne Morrow flew with him.") == "Anne Morrow"
+
+
+def test_no_span_of_the_asked_type_means_no_span():
+    assert answer("When did the bridge open?", "The bridge is painted orange and spans the strait.") is None
+
+
+def test_naming_frame_is_not_part_of_the_focus():
+    assert "call" not in terms(question_focus("What was the final flight called?"))
