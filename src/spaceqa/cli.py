@@ -137,3 +137,7 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {miss.answer!r} (score {miss.score:.2f})")
         if miss.gold and not miss.sentence_hit:
             click.echo(f"    sentence: {miss.sentence}")
+
+
+if __name__ == "__main__":
+    main()

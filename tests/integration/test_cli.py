@@ -1,0 +1,93 @@
+"""The spaceqa command, run in-process with the real model: index, ask, eval, and a rebuild."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from spaceqa import pipeline
+from spaceqa.cli import main
+
+pytestmark = pytest.mark.integration
+
+NEW_DOCUMENT = (
+    "The Selene Accord\n\n"
+    "In 2031 the Selene Accord on shared lunar navigation beacons was signed in Reykjavik by the space "
+    "agencies of Iceland and Chile. Its first coordinator was the engineer Ingrid Valdottir, who had "
+    "led the beacon trials for six years."
+)
+
+
+@pytest.fixture
+def cli(monkeypatch, real_embedder, tmp_path, bundled_copy):
+    """Run `spaceqa` on a private copy of the corpus, sharing the session's loaded model."""
+    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: real_embedder)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(bundled_copy, corpus)
+    monkeypatch.setenv("SPACEQA_CORPUS", str(corpus))
+    monkeypatch.setenv("SPACEQA_INDEX", str(tmp_path / "index"))
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        return result
+
+    run.corpus = corpus
+    return run
+
+
+def test_index_then_ask_with_citation(cli):
+    result = cli("index")
+    assert result.exit_code == 0 and "indexed 5 documents" in result.output
+    result = cli("ask", "Which shuttle mission was the first to dock with Mir?")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == "STS-71"
+    assert "001_ed1ccbfae5182841.txt" in result.output
+
+
+def test_ask_json_is_the_api_response(cli):
+    result = cli("ask", "When did Soyuz-19 launch?", "--json", "--top-k", "2")
+    body = json.loads(result.output)
+    assert body["answer"] == "July 15, 1975" and len(body["answers"]) == 2
+
+
+def test_a_document_added_and_indexed_is_answered_and_cited(cli):
+    cli("index")
+    question = "In which city was the Selene Accord signed?"
+    before = json.loads(cli("ask", question, "--json").output)
+    assert before["answer"] != "Reykjavik"
+
+    (cli.corpus / "selene_accord.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
+    result = cli("index")
+    assert "indexed 6 documents" in result.output
+
+    after = json.loads(cli("ask", question, "--json").output)
+    assert after["answer"] == "Reykjavik"
+    top = after["answers"][0]
+    assert top["doc_id"] == "selene_accord.txt" and top["title"] == "The Selene Accord"
+    text = (cli.corpus / "selene_accord.txt").read_text()
+    assert text[top["start"] : top["end"]] == "Reykjavik"  # the cleaned text equals this simple file
+
+
+def test_ask_says_so_when_the_documents_do_not_answer(cli):
+    result = cli("ask", "How many moons does Jupiter have?")
+    assert result.exit_code == 0 and result.output.startswith("The documents do not answer this question.")
+
+
+def test_eval_scores_a_question_file(cli, tmp_path):
+    questions = tmp_path / "questions.jsonl"
+    rows = [
+        {"id": "q1", "question": "Who was the first human being to orbit Earth?", "answers": ["Yuri Gagarin", "Gagarin"], "docs": ["003_6c3f5f3a73d38cee.txt"]},
+        {"id": "q2", "question": "Who won the 2018 FIFA World Cup?", "answers": [], "docs": []},
+    ]
+    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    metrics = json.loads(cli("eval", str(questions), "--json").output)["metrics"]
+    assert metrics["questions"] == 2 and metrics["em"] == 100.0 and metrics["right_abstain"] == 100.0
+
+
+def test_errors_are_one_line_messages(cli, tmp_path):
+    result = CliRunner().invoke(main, ["index", "--corpus", str(tmp_path / "empty")])
+    assert result.exit_code == 1 and "no readable .txt documents" in result.output
