@@ -12,13 +12,16 @@ for any question and any corpus:
   the sentence and with its passage;
 * ``typed_span``: how well the sentence's best span fits what the question asks for.
 
-A logistic model turns them into the probability that the sentence answers the
-question (``Calibration``); ``answer`` is null below ``min_score``.
+A logistic model, fitted on our own labelled questions (``scripts/fit_calibration.py``),
+turns them into the probability that the sentence holds the answer: the ``score``.
+``answer`` is null when the best score is below ``min_score``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +31,7 @@ from .retrieve import Candidate
 from .spans import best_span, expect, question_focus
 from .text import WORD_RE, terms
 
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FEATURES = ("coverage", "window_coverage", "sentence_cosine", "passage_cosine", "typed_span")
 CONTEXT_TERM_WEIGHT = 0.3  # terms from earlier turns help, but count for less than the question's own
 SPAN_SCORE_SCALE = 2.0  # a span scoring this much (type, novelty, head noun, proximity all agree) counts fully
@@ -35,10 +39,17 @@ SPAN_SCORE_SCALE = 2.0  # a span scoring this much (type, novelty, head noun, pr
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic weights over ``FEATURES`` (see ``spaceqa.calibration`` for how they were fitted)."""
+    """Logistic weights over ``FEATURES``, fitted by ``scripts/fit_calibration.py`` on our own questions."""
 
-    weights: tuple[float, ...] = (3.5, 2.0, 5.0, 2.0, 0.8)
-    bias: float = -6.5
+    weights: tuple[float, ...]
+    bias: float
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
+        data = json.loads(Path(path).read_text())
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted on features {data['features']}, the reader computes {list(FEATURES)}")
+        return cls(weights=tuple(data["weights"]), bias=float(data["bias"]))
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(features @ np.asarray(self.weights) + self.bias)))
@@ -59,7 +70,7 @@ class Reader:
 
     def __init__(self, index: LoadedIndex, calibration: Calibration | None = None, sentences_to_read: int = 30) -> None:
         self.index = index
-        self.calibration = calibration or Calibration()
+        self.calibration = calibration or Calibration.load()
         self.sentences_to_read = sentences_to_read
         self._max_idf = max(index.idf.values(), default=1.0)
         self._lowercase_words = _lowercase_vocabulary(index)

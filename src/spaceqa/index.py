@@ -237,12 +237,11 @@ def current_version(index_dir: Path) -> str | None:
 def read_manifest(index_dir: Path) -> Manifest:
     version = current_version(index_dir)
     if version is None:
-        raise IndexMissingError(f"no index in {index_dir}; run `spaceqa index` to build one")
+        raise IndexMissingError(f"there is no index in {index_dir} yet")
     data = json.loads((Path(index_dir) / version / "manifest.json").read_text())
     if data.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"index in {index_dir} has format {data.get('format_version')}, this SpaceQA reads {FORMAT_VERSION}; "
-            "run `spaceqa index` to rebuild it"
+            f"the index in {index_dir} has format {data.get('format_version')}, this SpaceQA reads {FORMAT_VERSION}"
         )
     return Manifest.from_dict(data)
 

@@ -184,6 +184,6 @@ def open_engine(settings: Settings, embedder: Embedder | None = None, *, build_i
     if problem:
         if not build_if_needed:
             raise IndexMismatchError(f"{problem}; run `spaceqa index`")
-        log.info("building the index: %s", problem)
+        log.info("building the index, because %s", problem)
         log.info(build_index(settings.corpus_dir, settings.index_dir, embedder, params).summary())
     return Engine(embedder, load_index(settings.index_dir), min_score=settings.min_score)

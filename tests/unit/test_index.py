@@ -93,7 +93,7 @@ def test_staleness_names_the_reason(tmp_path, tiny_corpus, fake_embedder):
 
 
 def test_missing_index_and_empty_corpus_are_clear_errors(tmp_path, fake_embedder):
-    with pytest.raises(IndexMissingError, match="spaceqa index"):
+    with pytest.raises(IndexMissingError, match="no index"):
         load_index(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(EmptyCorpusError):
