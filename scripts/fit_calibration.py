@@ -34,8 +34,6 @@ from spaceqa.answer import CALIBRATION_FILE, FEATURES
 from spaceqa.config import Settings
 from spaceqa.evaluate import load_items, normalise_answer
 from spaceqa.pipeline import open_engine
-from spaceqa.retrieve import Query
-from spaceqa.text import terms
 
 L2_PENALTY = 1.0  # on the weights, not the bias: keeps them stable on a small training set
 
@@ -48,14 +46,12 @@ TRAINING_SETS = [  # (corpus folder, questions over it)
 
 def collect(engine, items) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Features and labels of every candidate sentence, and the question each belongs to."""
-    index, retriever, reader = engine._state
     rows, labels, groups = [], [], []
     for number, item in enumerate(items):
         turn = item.turns[0]
-        query = Query(vector=engine.embedder.embed([turn.question])[0], terms=terms(turn.question))
         gold = [normalise_answer(g) for g in turn.answers]
-        for reading in reader.readings(turn.question, retriever.candidates(query)):
-            sentence = f" {normalise_answer(index.sentence_text(reading.candidate.sentence_id))} "
+        for reading in engine.readings(turn.question):
+            sentence = f" {normalise_answer(engine.index.sentence_text(reading.candidate.sentence_id))} "
             rows.append([reading.features[name] for name in FEATURES])
             labels.append(float(any(g and f" {g} " in sentence for g in gold)))
             groups.append(number)

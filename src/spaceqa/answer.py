@@ -75,12 +75,12 @@ class Reader:
         self._max_idf = max(index.idf.values(), default=1.0)
         self._lowercase_words = _lowercase_vocabulary(index)
 
-    def read(self, question: str, candidates: list[Candidate], *, context: str = "", top_k: int = 3) -> list[Answer]:
-        """The best ``top_k`` answers from distinct sentences, most probable first."""
-        readings = self.readings(question, candidates, context=context)
-        return [self._answer(reading) for reading in readings[:top_k]]
+    def answers(self, readings: list[Reading]) -> list[Answer]:
+        """The extractive answers of these readings, with text, offsets and citation."""
+        return [self._answer(reading) for reading in readings]
 
     def readings(self, question: str, candidates: list[Candidate], *, context: str = "") -> list[Reading]:
+        """Score the candidate sentences; best first, one per distinct sentence text."""
         expectation = expect(question)
         question_weights = {t: self._idf(t) for t in terms(question_focus(question))}
         context_terms = set(terms(context)) - question_weights.keys()

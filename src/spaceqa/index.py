@@ -94,7 +94,8 @@ class LoadedIndex:
         self.bm25_passages = bm25_passages
         self.bm25_sentences = bm25_sentences
         self.faiss_passages = faiss_passages
-        self.idf = _inverse_document_frequencies(self.sentence_terms(i) for i in range(len(self.sentences)))
+        self._sentence_terms = [frozenset(terms(self.sentence_text(i))) for i in range(len(self.sentences))]
+        self.idf = _inverse_document_frequencies(self._sentence_terms)
         self._sentence_chunk = _first_chunk_of_each_sentence(content.chunks, len(content.sentences))
 
     @property
@@ -114,10 +115,8 @@ class LoadedIndex:
         return self._sentence_chunk[sentence_id]
 
     def sentence_terms(self, sentence_id: int) -> frozenset[str]:
-        cache = self.__dict__.setdefault("_terms_cache", {})
-        if sentence_id not in cache:
-            cache[sentence_id] = frozenset(terms(self.sentence_text(sentence_id)))
-        return cache[sentence_id]
+        """The lexical terms of a sentence (computed once, at load)."""
+        return self._sentence_terms[sentence_id]
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import Reader
+from .answer import Reader, Reading
 from .config import Settings
 from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
@@ -132,13 +132,8 @@ class Engine:
     def ask(self, question: str, history: Sequence[str] = (), top_k: int = 3) -> AskResult:
         """Answer ``question``; ``history`` holds the earlier questions of the chat, oldest first."""
         started = time.perf_counter()
-        index, retriever, reader = self._state
-        search_text, context = question, ""
-        if history and is_follow_up(question):
-            rewritten = self._rewrite(index, question, list(history))
-            search_text, context = rewritten.search_text, rewritten.context
-        query = Query(vector=self._embed(search_text), terms=terms(f"{search_text} {context}"))
-        answers = reader.read(search_text, retriever.candidates(query), context=context, top_k=top_k)
+        readings, reader = self._read(question, history)
+        answers = reader.answers(readings[:top_k])
         best = answers[0] if answers else None
         return AskResult(
             question=question,
@@ -146,6 +141,19 @@ class Engine:
             answers=answers,
             took_ms=(time.perf_counter() - started) * 1000,
         )
+
+    def readings(self, question: str, history: Sequence[str] = ()) -> list[Reading]:
+        """Every candidate sentence with its features and score, best first (for calibration and debugging)."""
+        return self._read(question, history)[0]
+
+    def _read(self, question: str, history: Sequence[str]) -> tuple[list[Reading], Reader]:
+        index, retriever, reader = self._state  # one snapshot: the whole request sees one index
+        search_text, context = question, ""
+        if history and is_follow_up(question):
+            rewritten = self._rewrite(index, question, list(history))
+            search_text, context = rewritten.search_text, rewritten.context
+        query = Query(vector=self._embed(search_text), terms=terms(f"{search_text} {context}"))
+        return reader.readings(search_text, retriever.candidates(query), context=context), reader
 
     def _rewrite(self, index: LoadedIndex, question: str, history: list[str]) -> Rewrite:
         """Rewrite a follow-up with the answer to the previous question (re-asked, and cached)."""
