@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve test index eval clean
+.PHONY: install chromium serve test index eval clean
 
 install: $(STAMP)
 
@@ -23,7 +23,13 @@ serve: install
 index: install
 	$(BIN)/spaceqa index
 
-test: install
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+chromium:
+	@[ -x /usr/bin/chromium ] || { \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+
+test: install chromium
 	$(BIN)/python -m pytest
 
 clean:
