@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import api, web
+from . import api, security, web
 from .config import Settings
 from .embed import Embedder
 from .pipeline import open_engine
@@ -34,4 +34,5 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     api.register_error_handlers(app)
+    security.init_app(app)
     return app
