@@ -1,4 +1,4 @@
-"""Serves the chat page and its static files from the ``web/`` folder of the project."""
+"""Serves the chat page, the document view page and their static files from ``web/``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,16 @@ WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 @bp.get("/")
 def index():
     return send_from_directory(current_app.config["SPACEQA_WEB_DIR"], "index.html")
+
+
+@bp.get("/view/<path:doc_id>")
+def view(doc_id: str):
+    """One document, readable, with a cited sentence highlighted (``#sentence=START-END``).
+
+    The page is static: view.js reads the id from the URL and fetches ``/documents/<doc_id>``,
+    so an unknown id is reported on the page with the API's own message.
+    """
+    return send_from_directory(current_app.config["SPACEQA_WEB_DIR"], "view.html")
 
 
 @bp.get("/static/<path:filename>")

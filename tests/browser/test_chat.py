@@ -1,0 +1,169 @@
+"""The chat page in Chromium: asking, follow-ups, evidence, persistence and errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .chat_page import FIRST, FIRST_SENTENCE, FOLLOW_UP, UNANSWERABLE, ask, asked, reply
+
+pytestmark = pytest.mark.browser
+
+
+def test_enter_sends_and_the_answer_shows_with_its_sentence(page: Page):
+    ask(page, FIRST)
+
+    expect(page.locator(".question-text")).to_have_text(FIRST)
+    answer = reply(page)
+    expect(answer.locator(".answer-text")).to_have_text("Norman Thagard")
+    expect(answer.locator(".quote").first).to_have_text(FIRST_SENTENCE)
+    expect(answer.locator(".quote").first.locator("mark")).to_have_text("Norman Thagard")
+    expect(answer.locator(".cite").first).to_contain_text("The Shuttle-Mir Program")
+    expect(answer.locator(".confidence")).to_contain_text("% confidence")
+    expect(page.get_by_label("Your question")).to_have_value("")
+    expect(page.locator("#empty")).to_be_hidden()
+
+
+def test_shift_enter_makes_a_new_line_instead_of_sending(page: Page):
+    box = page.get_by_label("Your question")
+    box.type("What does GEOSS")
+    box.press("Shift+Enter")
+    box.type("stand for?")
+    expect(box).to_have_value("What does GEOSS\nstand for?")
+    expect(page.locator(".turn")).to_have_count(0)
+
+    box.press("Enter")
+    expect(reply(page).locator(".answer-text")).to_have_text("Global Earth Observation System of Systems")
+
+
+def test_the_page_shows_it_is_busy_and_sends_one_question_at_a_time(page: Page):
+    held = []
+    page.route("**/ask", lambda route: held.append(route))  # hold the request until the test lets it go
+    ask(page, FIRST)
+    expect(reply(page)).to_contain_text("Searching the documents")
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+
+    ask(page, FOLLOW_UP)  # Enter while waiting keeps the text for later
+    expect(page.locator(".turn")).to_have_count(1)
+    expect(page.get_by_label("Your question")).to_have_value(FOLLOW_UP)
+
+    held[0].continue_()
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def test_a_follow_up_sends_the_earlier_questions_as_history(page: Page):
+    bodies = asked(page)
+    ask(page, FIRST)
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+    ask(page, FOLLOW_UP)
+
+    expect(reply(page, 1).locator(".answer-text")).to_have_text("115")
+    assert bodies == [{"question": FIRST, "history": []}, {"question": FOLLOW_UP, "history": [FIRST]}]
+
+
+def test_an_example_question_is_asked_with_one_click(page: Page):
+    page.get_by_role("button", name="When did Soyuz-19 launch?").click()
+    expect(reply(page).locator(".answer-text")).to_have_text("July 15, 1975")
+    expect(page.get_by_label("Your question")).to_be_focused()
+
+
+def test_no_answer_is_said_plainly_and_the_closest_passages_are_labelled(page: Page):
+    ask(page, UNANSWERABLE)
+
+    no_answer = reply(page)
+    expect(no_answer).to_contain_text("The documents do not answer this question.")
+    expect(no_answer.locator(".candidates-label")).to_contain_text("not an answer")
+    expect(no_answer.locator(".candidates .quote")).to_have_count(3)
+    expect(no_answer.locator(".answer-text")).to_have_count(0)
+    expect(no_answer.locator("mark")).to_have_count(0)  # nothing in them is put forward as the answer
+
+
+def test_a_citation_opens_the_document_at_the_cited_sentence(page: Page):
+    ask(page, FIRST)
+    citation = reply(page).locator(".cite").first
+    citation.press("Enter")  # keyboard, like a click
+
+    panel = page.get_by_role("dialog", name="The Shuttle-Mir Program")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_role("button", name="Close document")).to_be_focused()
+    cited = panel.locator("mark.cited")
+    expect(cited).to_have_text(FIRST_SENTENCE)
+    expect(cited.locator(".cited-answer")).to_have_text("Norman Thagard")
+    expect(cited).to_be_in_viewport()
+    # The sentence is in the sixth paragraph: seeing it means the panel scrolled to it.
+    assert panel.locator("[data-panel-body]").evaluate("body => body.scrollTop") > 0
+    expect(panel.locator(".doc-text")).to_contain_text("The Shuttle-Mir Program was a collaborative space program")
+
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(citation).to_be_focused()
+
+
+def test_the_document_page_highlights_the_sentence_in_its_link(page: Page, live_server: str):
+    ask(page, FIRST)
+    href = reply(page).locator(".cite").first.get_attribute("href")
+    assert href.startswith("/view/shuttle-mir.txt#sentence=")
+
+    page.goto(live_server + href)
+    expect(page.get_by_role("heading", level=1)).to_have_text("The Shuttle-Mir Program")
+    cited = page.locator("mark.cited")
+    expect(cited).to_have_text(FIRST_SENTENCE)
+    expect(cited).to_be_in_viewport()
+
+
+def test_the_document_page_explains_an_unknown_document(page: Page, live_server: str, problems):
+    problems.expect("status of 404")  # Chromium's console line for the failed fetch
+    page.goto(f"{live_server}/view/earth/missing.txt")
+    expect(page.get_by_role("alert")).to_have_text("no document with id 'earth/missing.txt'")
+
+
+def test_new_chat_clears_the_conversation_and_a_reload_restores_it(page: Page):
+    ask(page, FIRST)
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+    ask(page, FOLLOW_UP)
+    expect(reply(page, 1).locator(".answer-text")).to_have_text("115")
+
+    page.reload()
+    expect(page.locator(".question-text")).to_have_text([FIRST, FOLLOW_UP])
+    expect(page.locator(".answer-text")).to_have_text(["Norman Thagard", "115"])
+    bodies = asked(page)
+    ask(page, UNANSWERABLE)  # the restored chat still gives its history to a follow-up
+    expect(reply(page, 2)).to_contain_text("do not answer")
+    assert bodies == [{"question": UNANSWERABLE, "history": [FIRST, FOLLOW_UP]}]
+
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator(".turn")).to_have_count(0)
+    expect(page.get_by_role("button", name=FIRST)).to_be_visible()  # the examples are back
+    expect(page.get_by_label("Your question")).to_be_focused()
+    page.reload()
+    expect(page.get_by_role("heading", name="Ask about U.S.–Soviet")).to_be_visible()
+    expect(page.locator(".turn")).to_have_count(0)
+
+
+def test_a_4xx_error_is_shown_inline_with_the_server_message(page: Page, problems):
+    problems.expect("status of 400")
+    error = {"error": {"code": "question_too_long", "message": '"question" is 900 characters; the limit is 500'}}
+    page.route("**/ask", lambda route: route.fulfill(status=400, content_type="application/json", body=json.dumps(error)))
+    ask(page, FIRST)
+
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Could not get an answer.")
+    expect(alert).to_contain_text('"question" is 900 characters; the limit is 500')
+
+    page.unroute("**/ask")
+    alert.get_by_role("button", name="Try again").click()
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_a_network_failure_is_shown_inline(page: Page, problems):
+    problems.expect("net::ERR_INTERNET_DISCONNECTED")
+    page.route("**/ask", lambda route: route.abort("internetdisconnected"))
+    ask(page, FIRST)
+
+    expect(page.get_by_role("alert")).to_contain_text("No connection to the SpaceQA server")
+    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()

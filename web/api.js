@@ -1,0 +1,54 @@
+// Talks to the SpaceQA JSON API. Every failure becomes an ApiError whose message can be
+// shown to a person as is: the server's own message for a 4xx, a plain sentence otherwise.
+
+export class ApiError extends Error {}
+
+/** POST /ask with the earlier questions of this chat, oldest first. */
+export function ask(question, history, signal) {
+  return request("/ask", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ question, history }),
+    signal,
+  });
+}
+
+/** GET /documents/<doc_id>: {doc_id, title, text}; every answer offset points into text. */
+export function fetchDocument(docId) {
+  return request(documentApiPath(docId));
+}
+
+// Doc ids are paths ("notes/mir.txt"): encode each segment, keep the slashes.
+function encodeId(docId) {
+  return docId.split("/").map(encodeURIComponent).join("/");
+}
+
+export function documentApiPath(docId) {
+  return `/documents/${encodeId(docId)}`;
+}
+
+export function viewPath(docId) {
+  return `/view/${encodeId(docId)}`;
+}
+
+async function request(url, options) {
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (error) {
+    if (error.name === "AbortError") throw error; // the chat was cleared; nobody is waiting
+    throw new ApiError("No connection to the SpaceQA server. Check that it is running, then try again.");
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: a proxy's error page, say. The status line below still explains it.
+  }
+  if (!response.ok) {
+    const message = body?.error?.message;
+    throw new ApiError(typeof message === "string" && message ? message : `The server answered ${response.status}.`);
+  }
+  if (body === null) throw new ApiError("The server's reply was not JSON.");
+  return body;
+}

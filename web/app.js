@@ -1,0 +1,132 @@
+// The chat page: sends questions, shows the replies, keeps the conversation across reloads.
+
+import { ApiError, ask } from "./api.js";
+import { historyBefore, keepResult, loadTurns, saveTurns } from "./conversation.js";
+import { createPanel } from "./panel.js";
+import { renderReply, renderTurn } from "./render.js";
+
+const form = document.getElementById("composer");
+const input = document.getElementById("question");
+const sendButton = document.getElementById("send");
+const scroller = document.getElementById("main");
+const transcript = document.getElementById("transcript");
+const emptyState = document.getElementById("empty");
+const newChatButton = document.getElementById("new-chat");
+
+const actions = { openDocument: createPanel(document.getElementById("document-panel")), retry };
+const views = new Map(); // turn → its <article> in the transcript
+let turns = loadTurns();
+let inFlight = null; // AbortController of the request being waited on; one at a time
+
+function viewOf(turn) {
+  if (!views.has(turn)) views.set(turn, renderTurn(turn, actions));
+  return views.get(turn);
+}
+
+/** Bring the controls in line with the state: empty state, busy send button, New chat. */
+function refresh() {
+  emptyState.hidden = turns.length > 0;
+  transcript.hidden = turns.length === 0;
+  newChatButton.disabled = turns.length === 0;
+  sendButton.disabled = inFlight !== null;
+  form.setAttribute("aria-busy", String(inFlight !== null));
+}
+
+// Show the end of a turn, or its start when it is taller than the window, so a long reply
+// is read from its question down rather than from its last line up.
+function reveal(turn, behavior = "smooth") {
+  const view = viewOf(turn);
+  const fits = view.offsetHeight < scroller.clientHeight;
+  const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
+  view.scrollIntoView({ block: fits ? "end" : "start", behavior: still ? "instant" : behavior });
+}
+
+function send(question) {
+  if (inFlight !== null) return;
+  const turn = { question, pending: true };
+  turns.push(turn);
+  transcript.append(viewOf(turn));
+  refresh();
+  reveal(turn);
+  fetchReply(turn);
+}
+
+function retry(turn) {
+  if (inFlight !== null) return;
+  input.focus(); // the retry button is about to be replaced; keep focus somewhere useful
+  delete turn.error;
+  turn.pending = true;
+  showReply(turn);
+  fetchReply(turn);
+}
+
+async function fetchReply(turn) {
+  const controller = new AbortController();
+  inFlight = controller;
+  refresh();
+  try {
+    const reply = await ask(turn.question, historyBefore(turns, turns.indexOf(turn)), controller.signal);
+    turn.result = keepResult(reply);
+  } catch (error) {
+    if (controller.signal.aborted) return; // "New chat" dropped this turn; nothing to show
+    turn.error = error instanceof ApiError ? error.message : `Something went wrong in the page: ${error.message}`;
+  }
+  inFlight = null;
+  delete turn.pending;
+  showReply(turn);
+  saveTurns(turns);
+  refresh();
+  reveal(turn);
+}
+
+function showReply(turn) {
+  const view = viewOf(turn);
+  view.lastElementChild.replaceWith(renderReply(turn, actions));
+}
+
+function newChat() {
+  inFlight?.abort();
+  inFlight = null;
+  turns = [];
+  views.clear();
+  transcript.replaceChildren();
+  saveTurns(turns);
+  refresh();
+  input.focus();
+}
+
+// The textarea grows with its text, up to the max-height the stylesheet gives it.
+function fitInput() {
+  input.style.height = "auto";
+  input.style.height = `${input.scrollHeight}px`;
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const question = input.value.trim();
+  if (!question || inFlight !== null) return; // keep what was typed while a reply is on its way
+  input.value = "";
+  fitInput();
+  send(question);
+});
+
+input.addEventListener("keydown", (event) => {
+  // Enter sends, Shift+Enter is a new line; Enter that confirms an IME composition is neither.
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+input.addEventListener("input", fitInput);
+
+for (const example of document.querySelectorAll("[data-example]")) {
+  example.addEventListener("click", () => {
+    send(example.textContent.trim());
+    input.focus();
+  });
+}
+newChatButton.addEventListener("click", newChat);
+
+transcript.replaceChildren(...turns.map(viewOf));
+refresh();
+if (turns.length > 0) reveal(turns.at(-1), "instant");
