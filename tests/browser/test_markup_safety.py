@@ -27,10 +27,10 @@ def test_markup_in_documents_and_questions_is_shown_as_text(page: Page):
 
     ask(page, f"{IMG} {SCRIPT} What did the first fragment read?")
     expect(page.locator(".question-text")).to_have_text(f"{IMG} {SCRIPT} What did the first fragment read?")
-    expect(reply(page).locator(".quote").first).to_contain_text(SCRIPT)
-
-    ask(page, "What is the boiling point of mercury?")  # its closest passages quote the <img> sentence
-    expect(reply(page).locator(".candidates")).to_contain_text(IMG)
+    # Answered or not, the reply quotes the fragments' sentences (folded-away passages included).
+    expect(reply(page)).to_contain_text(SCRIPT)
+    ask(page, "What did the second fragment read?")
+    expect(reply(page)).to_contain_text(IMG)
 
     reply(page).locator(".cite", has_text="Vostok Archive Notes").first.click()
     document = page.get_by_role("dialog", name="Vostok Archive Notes").locator(".doc-text")
