@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -118,12 +119,24 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, history:
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and misses as JSON.")
 @_friendly_errors
 def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k: int, as_json: bool) -> None:
-    """Score the system on FILE, a JSONL question set with gold answers."""
-    from .evaluate import evaluate, load_items
+    """Score the system on FILE: a JSONL question set, or SQuAD JSON (v1.1/v2.0).
+
+    For SQuAD, the paragraphs are the corpus: they are written to --corpus (or a temporary
+    folder) as <Title>-<NNN>.txt. An index for any corpus other than the configured one is
+    built in a temporary folder unless --index is given, so ./index is never overwritten.
+    """
+    from .evaluate import evaluate, is_squad, load_items, squad_documents
     from .pipeline import open_engine
 
-    engine = open_engine(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
-    report = evaluate(engine, load_items(file), k=k)
+    with tempfile.TemporaryDirectory(prefix="spaceqa-eval-") as scratch:
+        settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+        if is_squad(file):
+            corpus_dir = corpus_dir or Path(scratch) / "corpus"
+            _write_documents(corpus_dir, squad_documents(file))
+            settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+        if index_dir is None and settings.corpus_dir.resolve() != Settings.load().corpus_dir.resolve():
+            settings = _settings(corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "index")
+        report = evaluate(open_engine(settings), load_items(file), k=k)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -134,9 +147,16 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         click.echo(f"\n{len(misses)} misses:")
     for miss in misses:
         expected = " | ".join(miss.gold) if miss.gold else "(no answer)"
-        click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {miss.answer!r} (score {miss.score:.2f})")
+        answered = repr(miss.answer) if miss.answer is not None else f"null (top candidate {miss.candidate!r})"
+        click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {answered} (score {miss.score:.2f})")
         if miss.gold and not miss.sentence_hit:
             click.echo(f"    sentence: {miss.sentence}")
+
+
+def _write_documents(folder: Path, documents: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in documents.items():
+        (folder / name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

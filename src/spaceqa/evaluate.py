@@ -1,8 +1,14 @@
 """Evaluate: score the system on a question set with gold answers.
 
-The set is JSONL, one object a line: ``{"id", "question", "answers": [...], "docs": [...]}``
-(``answers: []`` means the documents do not answer it), or ``{"id", "turns": [...]}`` for a
-conversation whose later questions are asked with the earlier ones as ``history``.
+Two formats are read:
+
+* JSONL, one object a line: ``{"id", "question", "answers": [...], "docs": [...]}``
+  (``answers: []`` means the documents do not answer it), or ``{"id", "turns": [...]}`` for
+  a conversation whose later questions are asked with the earlier ones as ``history``;
+* SQuAD JSON (v1.1 and v2.0).  Each paragraph is a document named ``<Title>-<NNN>.txt``
+  (NNN its index within its article; characters outside ``A-Za-z0-9_.-`` in the title
+  become ``_``), and every question is asked over all of them; ``is_impossible``
+  questions have no answer.  ``squad_documents`` gives the paragraphs to write as a corpus.
 
 Metrics (answers compared after SQuAD normalisation):
 
@@ -58,6 +64,7 @@ class Outcome:
     gold: list[str]
     gold_docs: list[str]
     answer: str | None
+    candidate: str | None  # the top answer's text, also when ``answer`` is null (abstained)
     sentence: str | None
     docs: list[str]
     score: float
@@ -96,6 +103,7 @@ class Report:
                     "history": o.history,
                     "gold": o.gold,
                     "answer": o.answer,
+                    "candidate": o.candidate,
                     "sentence": o.sentence,
                     "score": round(o.score, 3),
                     "sentence_hit": o.sentence_hit,
@@ -106,8 +114,25 @@ class Report:
         }
 
 
+def is_squad(path: Path) -> bool:
+    """Is this file SQuAD JSON (one object with "data"), rather than JSONL?"""
+    with open(path, encoding="utf-8") as handle:
+        head = handle.read(4096).lstrip()
+    return head.startswith("{") and '"data"' in head and "\n{" not in head
+
+
+def squad_documents(path: Path) -> dict[str, str]:
+    """``{file name: paragraph text}`` of a SQuAD file, named as the module docstring says."""
+    documents = {}
+    for article, number, paragraph in _squad_paragraphs(path):
+        documents[_squad_name(article["title"], number)] = paragraph["context"]
+    return documents
+
+
 def load_items(path: Path) -> list[Item]:
-    """Read a JSONL question set (see the module docstring)."""
+    """Read a question set, JSONL or SQuAD JSON (see the module docstring)."""
+    if is_squad(path):
+        return _squad_items(path)
     items = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -117,6 +142,28 @@ def load_items(path: Path) -> list[Item]:
             rows = row["turns"] if "turns" in row else [row]
             turns = [Turn(t["question"], list(t.get("answers", [])), list(t.get("docs", []))) for t in rows]
             items.append(Item(str(row.get("id", number)), turns))
+    return items
+
+
+def _squad_paragraphs(path: Path):
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    for article in data["data"]:
+        for number, paragraph in enumerate(article["paragraphs"]):
+            yield article, number, paragraph
+
+
+def _squad_name(title: str, number: int) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', title)}-{number:03d}.txt"
+
+
+def _squad_items(path: Path) -> list[Item]:
+    items = []
+    for article, number, paragraph in _squad_paragraphs(path):
+        name = _squad_name(article["title"], number)
+        for qa in paragraph["qas"]:
+            # Several annotators often give the same span; keep each distinct answer once, in order.
+            answers = [] if qa.get("is_impossible") else list(dict.fromkeys(a["text"] for a in qa["answers"]))
+            items.append(Item(str(qa["id"]), [Turn(qa["question"], answers, [name] if answers else [])]))
     return items
 
 
@@ -141,6 +188,7 @@ def _score(item_id: str, turn: Turn, history: list[str], result: AskResult) -> O
         gold=turn.answers,
         gold_docs=turn.docs,
         answer=result.answer,
+        candidate=top.text if top else None,
         sentence=top.sentence if top else None,
         docs=[a.doc_id for a in result.answers],
         score=top.score if top else 0.0,
