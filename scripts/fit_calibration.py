@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spaceqa.answer import CALIBRATION_FILE, FEATURES
+from spaceqa.answer import CALIBRATION_FILE, FEATURES, Calibration
 from spaceqa.config import Settings
 from spaceqa.evaluate import load_items, normalise_answer
 from spaceqa.pipeline import open_engine
@@ -98,7 +98,9 @@ def main() -> int:
     for corpus, question_file in TRAINING_SETS:
         items = load_items(Path(question_file))
         with tempfile.TemporaryDirectory() as index_dir:
-            engine = open_engine(Settings.load({"corpus_dir": corpus, "index_dir": index_dir}))
+            # Features do not depend on the weights being fitted; any calibration reads them.
+            neutral = Calibration(weights=(1.0,) * len(FEATURES), bias=0.0)
+            engine = open_engine(Settings.load({"corpus_dir": corpus, "index_dir": index_dir}), calibration=neutral)
             x, y, g = collect(engine, items)
         features.append(x)
         labels.append(y)

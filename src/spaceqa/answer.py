@@ -8,8 +8,13 @@ for any question and any corpus:
   the most specific word of a question, and nothing matched it);
 * ``window_coverage``: the same over the sentence and its neighbours, since a
   sentence may say "he" where the question names the person;
-* ``sentence_cosine`` and ``passage_cosine``: dense similarity of the question with
-  the sentence and with its passage;
+* ``phrase_coverage``: the share of the question's consecutive term pairs the sentence
+  also has in a row ("first American", "Space Station"): word order, which coverage ignores;
+* ``sentence_cosine`` and ``window_cosine``: dense similarity of the question with the
+  sentence, and with the sentence and its neighbours (the normalised sum of their vectors:
+  no extra embedding);
+* ``passage_score``: how its passage ranked in the fused dense + BM25 passage retrieval,
+  relative to the best passage (1 for the top passage);
 * ``typed_span``: how well the sentence's best span fits what the question asks for.
 
 A logistic model, fitted on our own labelled questions (``scripts/fit_calibration.py``),
@@ -29,10 +34,12 @@ from .index import LoadedIndex
 from .records import Answer
 from .retrieve import Candidate
 from .spans import best_span, expect, question_focus
-from .text import WORD_RE, terms
+from .text import terms
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = ("coverage", "window_coverage", "sentence_cosine", "passage_cosine", "typed_span")
+FEATURES = (
+    "coverage", "window_coverage", "phrase_coverage", "sentence_cosine", "window_cosine", "passage_score", "typed_span", "covered_span", "cosine_gap", "coverage_gap",
+)
 CONTEXT_TERM_WEIGHT = 0.3  # terms from earlier turns help, but count for less than the question's own
 SPAN_SCORE_SCALE = 2.0  # a span scoring this much (type, novelty, head noun, proximity all agree) counts fully
 
@@ -73,16 +80,18 @@ class Reader:
         self.calibration = calibration or Calibration.load()
         self.sentences_to_read = sentences_to_read
         self._max_idf = max(index.idf.values(), default=1.0)
-        self._lowercase_words = _lowercase_vocabulary(index)
 
     def answers(self, readings: list[Reading]) -> list[Answer]:
         """The extractive answers of these readings, with text, offsets and citation."""
         return [self._answer(reading) for reading in readings]
 
-    def readings(self, question: str, candidates: list[Candidate], *, context: str = "") -> list[Reading]:
+    def readings(self, question: str, candidates: list[Candidate], *, context: str = "", query_vector: np.ndarray | None = None) -> list[Reading]:
         """Score the candidate sentences; best first, one per distinct sentence text."""
         expectation = expect(question)
-        question_weights = {t: self._idf(t) for t in terms(question_focus(question))}
+        focus_terms = terms(question_focus(question))
+        question_weights = {t: self._idf(t) for t in focus_terms}
+        bigram_weights = {pair: self._idf(pair[0]) + self._idf(pair[1]) for pair in zip(focus_terms, focus_terms[1:])}
+        total_bigram_weight = sum(bigram_weights.values())
         context_terms = set(terms(context)) - question_weights.keys()
         weights = dict(question_weights)
         weights.update({t: CONTEXT_TERM_WEIGHT * self._idf(t) for t in context_terms})
@@ -91,18 +100,27 @@ class Reader:
         readings = []
         for candidate in candidates[: self.sentences_to_read]:
             sentence = self.index.sentence_text(candidate.sentence_id)
-            span = best_span(sentence, expectation, question_weights, self._is_common_word, avoid_terms=context_terms)
+            tokens = self.index.sentence_tokens(candidate.sentence_id)
+            span = best_span(sentence, tokens, expectation, question_weights, avoid_terms=context_terms)
             own = self.index.sentence_terms(candidate.sentence_id)
-            window = own | self._neighbour_terms(candidate.sentence_id)
+            window = self._window_terms(candidate.sentence_id)
             features = {
                 "coverage": sum(w for t, w in weights.items() if t in own) / total_weight,
                 "window_coverage": sum(w for t, w in weights.items() if t in window) / total_weight,
+                "phrase_coverage": _share(bigram_weights, self.index.sentence_bigrams(candidate.sentence_id), total_bigram_weight),
                 "sentence_cosine": candidate.sentence_cosine,
-                "passage_cosine": candidate.passage_cosine,
+                "window_cosine": self._window_cosine(candidate, query_vector),
+                "passage_score": candidate.passage_score,
                 "typed_span": min(1.0, span.score / SPAN_SCORE_SCALE) if span else 0.0,
             }
+            features["covered_span"] = features["window_coverage"] * features["typed_span"]
             readings.append(Reading(candidate, features, span=(span.start, span.end) if span else None))
         if readings:
+            best_cosine = max(r.features["sentence_cosine"] for r in readings)
+            best_coverage = max(r.features["coverage"] for r in readings)
+            for r in readings:
+                r.features["cosine_gap"] = r.features["sentence_cosine"] - best_cosine
+                r.features["coverage_gap"] = r.features["coverage"] - best_coverage
             matrix = np.array([[r.features[name] for name in FEATURES] for r in readings], dtype=np.float64)
             for reading, probability in zip(readings, self.calibration.probability(matrix)):
                 reading.probability = float(probability)
@@ -130,19 +148,30 @@ class Reader:
             passage_end=chunk.end,
         )
 
+    def _window_cosine(self, candidate: Candidate, query_vector: np.ndarray | None) -> float:
+        if query_vector is None:
+            return candidate.sentence_cosine
+        window = self.index.sentence_vectors[self._neighbours(candidate.sentence_id)].sum(axis=0)
+        return float(window @ query_vector / (np.linalg.norm(window) or 1.0))
+
+    def _neighbours(self, sentence_id: int) -> list[int]:
+        """The sentence and the sentences either side of it in the same document."""
+        doc_id = self.index.sentences[sentence_id].doc_id
+        return [
+            i for i in (sentence_id - 1, sentence_id, sentence_id + 1)
+            if 0 <= i < len(self.index.sentences) and self.index.sentences[i].doc_id == doc_id
+        ]
+
     def _idf(self, term: str) -> float:
         return self.index.idf.get(term, self._max_idf)
 
-    def _neighbour_terms(self, sentence_id: int) -> frozenset[str]:
-        doc_id = self.index.sentences[sentence_id].doc_id
-        found: frozenset[str] = frozenset()
-        for neighbour in (sentence_id - 1, sentence_id + 1):
-            if 0 <= neighbour < len(self.index.sentences) and self.index.sentences[neighbour].doc_id == doc_id:
-                found |= self.index.sentence_terms(neighbour)
-        return found
+    def _window_terms(self, sentence_id: int) -> frozenset[str]:
+        return frozenset().union(*(self.index.sentence_terms(i) for i in self._neighbours(sentence_id)))
 
-    def _is_common_word(self, lowered: str) -> bool:
-        return lowered in self._lowercase_words
+
+def _share(weights: dict, present, total: float) -> float:
+    """The weighted share of ``weights``' keys found in ``present`` (0 when there is nothing to find)."""
+    return sum(w for key, w in weights.items() if key in present) / total if total else 0.0
 
 
 def _distinct_sentences(readings: list[Reading], index: LoadedIndex) -> list[Reading]:
@@ -154,11 +183,3 @@ def _distinct_sentences(readings: list[Reading], index: LoadedIndex) -> list[Rea
             seen.add(text)
             kept.append(reading)
     return kept
-
-
-def _lowercase_vocabulary(index: LoadedIndex) -> frozenset[str]:
-    """Words the corpus uses in lower case: a capitalised sentence opener among them is no name."""
-    words = set()
-    for doc in index.documents.values():
-        words.update(w for w in WORD_RE.findall(doc.text) if w.islower())
-    return frozenset(words)

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import Reader, Reading
+from .answer import Calibration, Reader, Reading
 from .config import Settings
 from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
@@ -26,6 +26,7 @@ from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manif
 from .ingest import corpus_fingerprint, load_corpus
 from .records import AskResult, Chunk, Document, Sentence
 from .retrieve import Query, Retriever
+from .tagging import tag
 from .text import terms
 
 log = logging.getLogger("spaceqa")
@@ -74,7 +75,7 @@ def build_index(
 
 
 def prepare_content(documents: list[Document], embedder: Embedder, params: ChunkParams, *, progress: bool = False) -> IndexContent:
-    """Split documents into sentences and passages and embed both."""
+    """Split documents into sentences and passages, tag the sentences, and embed both."""
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
     for doc in documents:
@@ -87,6 +88,7 @@ def prepare_content(documents: list[Document], embedder: Embedder, params: Chunk
     texts = {doc.doc_id: doc.text for doc in documents}
     passage_texts = [texts[c.doc_id][c.start : c.end] for c in chunks]
     sentence_texts = [texts[s.doc_id][s.start : s.end] for s in sentences]
+    sentence_tokens = [tag(text) for text in sentence_texts]
     # One call, so the progress bar covers the whole job.
     vectors = embedder.embed(passage_texts + sentence_texts, show_progress=progress)
     return IndexContent(
@@ -95,6 +97,7 @@ def prepare_content(documents: list[Document], embedder: Embedder, params: Chunk
         chunks=chunks,
         chunk_vectors=vectors[: len(chunks)],
         sentence_vectors=vectors[len(chunks) :],
+        sentence_tokens=sentence_tokens,
     )
 
 
@@ -113,9 +116,12 @@ def index_problem(corpus_dir: Path, index_dir: Path, embedder: Embedder, params:
 class Engine:
     """The model and the live index, loaded once per process and shared by request threads."""
 
-    def __init__(self, embedder: Embedder, index: LoadedIndex, *, min_score: float = 0.5, cache_size: int = 1024) -> None:
+    def __init__(
+        self, embedder: Embedder, index: LoadedIndex, *, min_score: float = 0.5, calibration: Calibration | None = None, cache_size: int = 1024
+    ) -> None:
         self.embedder = embedder
         self.min_score = min_score
+        self.calibration = calibration or Calibration.load()
         self._cache: OrderedDict[tuple, object] = OrderedDict()  # query vectors and re-asked questions
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -123,7 +129,7 @@ class Engine:
 
     def use_index(self, index: LoadedIndex) -> None:
         """Serve from ``index``. One assignment, so a request sees the old or the new index, never a mix."""
-        self._state = (index, Retriever(index), Reader(index))
+        self._state = (index, Retriever(index), Reader(index, self.calibration))
 
     @property
     def index(self) -> LoadedIndex:
@@ -153,7 +159,7 @@ class Engine:
             rewritten = self._rewrite(index, question, list(history))
             search_text, context = rewritten.search_text, rewritten.context
         query = Query(vector=self._embed(search_text), terms=terms(f"{search_text} {context}"))
-        return reader.readings(search_text, retriever.candidates(query), context=context), reader
+        return reader.readings(search_text, retriever.candidates(query), context=context, query_vector=query.vector), reader
 
     def _rewrite(self, index: LoadedIndex, question: str, history: list[str]) -> Rewrite:
         """Rewrite a follow-up with the answer to the previous question (re-asked, and cached)."""
@@ -184,7 +190,9 @@ def load_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.model or None, batch_size=settings.batch_size)
 
 
-def open_engine(settings: Settings, embedder: Embedder | None = None, *, build_if_needed: bool = True) -> Engine:
+def open_engine(
+    settings: Settings, embedder: Embedder | None = None, *, build_if_needed: bool = True, calibration: Calibration | None = None
+) -> Engine:
     """An engine over the index in ``settings.index_dir``, (re)built first when missing or stale."""
     embedder = embedder or load_embedder(settings)
     params = settings.chunk_params
@@ -194,4 +202,4 @@ def open_engine(settings: Settings, embedder: Embedder | None = None, *, build_i
             raise IndexMismatchError(f"{problem}; run `spaceqa index`")
         log.info("building the index, because %s", problem)
         log.info(build_index(settings.corpus_dir, settings.index_dir, embedder, params).summary())
-    return Engine(embedder, load_index(settings.index_dir), min_score=settings.min_score)
+    return Engine(embedder, load_index(settings.index_dir), min_score=settings.min_score, calibration=calibration)

@@ -34,7 +34,7 @@ class Candidate:
     chunk_id: int  # the best-ranked passage holding the sentence
     fused: float  # RRF score over the four lists
     sentence_cosine: float  # cosine of the query with the sentence
-    passage_cosine: float  # cosine of the query with the passage: the sentence's context
+    passage_score: float  # the passage's fused retrieval score, relative to the best passage (0 if not retrieved)
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int = RRF_K) -> dict[int, float]:
@@ -63,7 +63,10 @@ class Retriever:
 
     def candidates(self, query: Query) -> list[Candidate]:
         """Sentences worth reading, best first."""
-        passage_ranking = [chunk_id for chunk_id, _ in self.passages(query)]
+        passages = self.passages(query)
+        passage_ranking = [chunk_id for chunk_id, _ in passages]
+        best_fused = passages[0][1] if passages else 1.0
+        passage_fused = dict(passages)
         sentence_cosines = self.index.sentence_vectors @ query.vector
         dense_sentences = _top(sentence_cosines, self.sentences_k)
         lexical_sentences = _top_bm25(self.index.bm25_sentences, query.terms, self.sentences_k)
@@ -87,7 +90,7 @@ class Retriever:
                     chunk_id=chunk_id,
                     fused=score,
                     sentence_cosine=float(sentence_cosines[sentence_id]),
-                    passage_cosine=float(self.index.chunk_vectors[chunk_id] @ query.vector),
+                    passage_score=passage_fused.get(chunk_id, 0.0) / best_fused,
                 )
             )
         return candidates

@@ -7,6 +7,7 @@ if the index and the reader agree on what a term is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import Stemmer
@@ -42,11 +43,19 @@ def _stem(word: str) -> str:
 
 
 def normalise_word(word: str) -> str:
-    """Lower-case a word and drop a possessive ending ("Gagarin's" -> "gagarin")."""
-    word = word.lower().replace("’", "'")
+    """Lower-case a word, fold accents, drop a possessive ("Beyoncé's" -> "beyonce")."""
+    word = _fold_accents(word.lower().replace("’", "'"))
     if word.endswith("'s"):
         word = word[:-2]
     return word.strip("'.")
+
+
+@lru_cache(maxsize=65536)
+def _fold_accents(word: str) -> str:
+    """"Beyoncé" and "Beyonce" are the same word to a reader: match them."""
+    if word.isascii():
+        return word
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

@@ -28,9 +28,10 @@ def test_the_shipped_calibration_matches_the_reader_features():
 
 def test_scores_are_probabilities_and_grow_with_evidence():
     calibration = Calibration.load()
-    weak = np.array([[0.1, 0.2, 0.2, 0.2, 0.0]])
-    strong = np.array([[0.9, 1.0, 0.7, 0.6, 1.0]])
-    assert 0.0 < calibration.probability(weak)[0] < 0.5 < calibration.probability(strong)[0] < 1.0
+    weak = {name: 0.1 for name in FEATURES} | {"cosine_gap": -0.3, "coverage_gap": -0.5}
+    strong = {name: 0.9 for name in FEATURES} | {"cosine_gap": 0.0, "coverage_gap": 0.0}
+    weak_p, strong_p = calibration.probability(np.array([[weak[n] for n in FEATURES], [strong[n] for n in FEATURES]]))
+    assert 0.0 < weak_p < 0.5 < strong_p < 1.0
 
 
 def test_logistic_fit_recovers_known_weights():
