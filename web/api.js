@@ -31,13 +31,27 @@ export function viewPath(docId) {
   return `/view/${encodeId(docId)}`;
 }
 
-async function request(url, options) {
+// A server that never answers must not leave the page waiting forever.
+const TIMEOUT_MS = 30_000;
+
+async function request(url, options = {}) {
+  // Aborted by the caller ("New chat") or by the clock, whichever comes first.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, TIMEOUT_MS);
+  options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
   let response;
   try {
-    response = await fetch(url, options);
+    response = await fetch(url, { ...options, signal: controller.signal });
   } catch (error) {
+    if (timedOut) throw new ApiError("The SpaceQA server did not answer in time. Try again in a moment.");
     if (error.name === "AbortError") throw error; // the chat was cleared; nobody is waiting
     throw new ApiError("No connection to the SpaceQA server. Check that it is running, then try again.");
+  } finally {
+    clearTimeout(timer);
   }
   let body = null;
   try {

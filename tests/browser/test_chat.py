@@ -167,3 +167,15 @@ def test_a_network_failure_is_shown_inline(page: Page, problems):
     expect(page.get_by_role("alert")).to_contain_text("No connection to the SpaceQA server")
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def test_a_server_that_never_answers_times_out_inline(page: Page):
+    page.clock.install()
+    page.reload()  # the fake clock must be in place before the page's scripts run
+    page.route("**/ask", lambda route: None)  # hold the request: never fulfilled, never aborted
+    ask(page, FIRST)
+    expect(page.locator(".pending")).to_be_visible()
+
+    page.clock.run_for(31_000)
+    expect(page.get_by_role("alert")).to_contain_text("did not answer in time")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
