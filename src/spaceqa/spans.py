@@ -436,7 +436,7 @@ def score_spans(
         elif span_terms:
             base -= 0.8  # nothing but the head noun: "the module"
         if expectation.kind == PERSON and span.kind in ("name", "list"):
-            base += _person_likeness(text)
+            base += _person_likeness(text, is_list=span.kind == "list")
         if expectation.plural and span.kind == "list":
             base += 0.5
         if expectation.kind == PLACE and _PLACE_PREPOSITION.search(sentence[: span.start]):
@@ -492,12 +492,15 @@ def _clause_end(sentence: str, tokens: list[Token], start: int) -> int:
     return tokens[end - 1].end if end > start else tokens[start - 1].end
 
 
-def _person_likeness(name: str) -> float:
-    """People are named with a first and a last name, and without institutional words."""
+def _person_likeness(name: str, is_list: bool = False) -> float:
+    """People are named with a first and a last name, and without institutional words.
+
+    A list ("Alexei Leonov and Valeri Kubasov") is judged by its names, not its length.
+    """
     words = WORD_RE.findall(name)
     if any(w.lower() in _NOT_A_PERSON for w in words):
         return -0.5
-    return 0.3 if 2 <= len(words) <= 4 else 0.0
+    return 0.3 if is_list or 2 <= len(words) <= 4 else 0.0
 
 
 def _head_bonus(sentence: str, span: Span, head_stems: set[str]) -> float:
