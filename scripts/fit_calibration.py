@@ -5,8 +5,8 @@ Usage:  python scripts/fit_calibration.py [--write]
 Two stages, both on our own training questions (calibration/), never the evaluation sets:
 
 1. Ranking.  Every candidate sentence the reader sees for a question is one example,
-   labelled 1 when it holds a gold answer (after SQuAD normalisation), else 0.  A logistic
-   regression over the features orders the sentences.
+   labelled 1 when it holds a gold answer (``answer_in_sentence``, as the evaluation does),
+   else 0.  A logistic regression over the features orders the sentences.
 2. Answerability (Platt scaling).  One example per question: the ranker's score of its top
    sentence, labelled 1 when the documents answer the question, 0 when they do not.
    Rescaling the ranker's logit this way makes the top ``score`` the chance that the
@@ -32,7 +32,7 @@ import numpy as np
 
 from spaceqa.answer import CALIBRATION_FILE, FEATURES, Calibration
 from spaceqa.config import Settings
-from spaceqa.evaluate import load_items, normalise_answer
+from spaceqa.evaluate import answer_in_sentence, load_items
 from spaceqa.pipeline import open_engine
 
 L2_PENALTY = 1.0  # on the weights, not the bias: keeps them stable on a small training set
@@ -49,11 +49,10 @@ def collect(engine, items) -> tuple[np.ndarray, np.ndarray, list[int]]:
     rows, labels, groups = [], [], []
     for number, item in enumerate(items):
         turn = item.turns[0]
-        gold = [normalise_answer(g) for g in turn.answers]
         for reading in engine.readings(turn.question):
-            sentence = f" {normalise_answer(engine.index.sentence_text(reading.candidate.sentence_id))} "
+            sentence = engine.index.sentence_text(reading.candidate.sentence_id)
             rows.append([reading.features[name] for name in FEATURES])
-            labels.append(float(any(g and f" {g} " in sentence for g in gold)))
+            labels.append(float(any(answer_in_sentence(g, sentence) for g in turn.answers)))
             groups.append(number)
     return np.array(rows), np.array(labels), groups
 

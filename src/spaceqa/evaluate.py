@@ -13,7 +13,8 @@ Two formats are read:
 Metrics (answers compared after SQuAD normalisation):
 
 * ``em``, ``f1``: of ``answer`` against the gold answers, over answerable questions;
-* ``sentence_hit@1``: a gold answer lies inside the top answer's sentence;
+* ``sentence_hit@1``: a gold answer lies inside the top answer's sentence (see
+  ``answer_in_sentence``);
 * ``doc_recall@k``: a gold document is among the documents of the top ``k`` answers;
 * ``right_abstain``: share of unanswerable questions answered with null;
 * ``false_abstain``: share of answerable questions answered with null;
@@ -198,8 +199,7 @@ def _score(item_id: str, turn: Turn, history: list[str], result: AskResult) -> O
         predicted = result.answer or ""
         outcome.em = max(exact_match(predicted, gold) for gold in turn.answers)
         outcome.f1 = max(f1_score(predicted, gold) for gold in turn.answers)
-        sentence = normalise_answer(top.sentence) if top else ""
-        outcome.sentence_hit = any(_contains(sentence, normalise_answer(g)) for g in turn.answers)
+        outcome.sentence_hit = bool(top) and any(answer_in_sentence(g, top.sentence) for g in turn.answers)
         outcome.doc_hit = bool(set(turn.docs) & set(outcome.docs)) if turn.docs else outcome.sentence_hit
     return outcome
 
@@ -254,5 +254,15 @@ def f1_score(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _contains(haystack: str, needle: str) -> bool:
-    return bool(needle) and f" {needle} " in f" {haystack} "
+def answer_in_sentence(answer: str, sentence: str) -> bool:
+    """Is the gold answer inside the sentence?
+
+    Either after SQuAD normalisation, as whole words, or literally (ignoring case) between
+    non-word characters: normalisation turns "28-yard" into "28yard", which would hide the
+    answer "28" that the sentence plainly holds, while "28" must not match inside "128".
+    """
+    needle = normalise_answer(answer)
+    if needle and f" {needle} " in f" {normalise_answer(sentence)} ":
+        return True
+    literal = answer.strip()
+    return bool(literal) and re.search(rf"(?<!\w){re.escape(literal)}(?!\w)", sentence, re.IGNORECASE) is not None

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from spaceqa.evaluate import evaluate, exact_match, f1_score, load_items, normalise_answer
+from spaceqa.evaluate import answer_in_sentence, evaluate, exact_match, f1_score, load_items, normalise_answer
 from spaceqa.records import Answer, AskResult
 
 
@@ -61,3 +61,18 @@ def test_metrics_over_answerable_unanswerable_and_conversations(tmp_path):
     assert m["right_abstain"] == 100.0 and m["false_abstain"] == 25.0
     assert asker.calls[-1] == ("T2", ["T1"])  # a later turn carries the earlier questions
     assert {miss.item_id for miss in report.misses()} == {"b", "d"}
+
+
+@pytest.mark.parametrize(
+    "answer, sentence, inside",
+    [
+        ("Norman Thagard", "Astronaut Norman Thagard became the first American aboard Mir.", True),
+        ("the Pacific", "It plopped into the Pacific, near Hawaii.", True),
+        ("28", "He received a short 28-yard punt.", True),  # normalisation alone would miss it
+        ("28", "He ran for 128 yards.", False),
+        ("Thagard", "Thagardson flew later.", False),
+        ("", "Anything at all.", False),
+    ],
+)
+def test_answer_in_sentence(answer, sentence, inside):
+    assert answer_in_sentence(answer, sentence) is inside
