@@ -76,3 +76,41 @@ def test_metrics_over_answerable_unanswerable_and_conversations(tmp_path):
 )
 def test_answer_in_sentence(answer, sentence, inside):
     assert answer_in_sentence(answer, sentence) is inside
+
+
+def test_squad_files_become_a_corpus_and_questions(tmp_path):
+    from spaceqa.evaluate import is_squad, squad_documents
+
+    squad = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "Voyager (space probe)",
+                "paragraphs": [
+                    {"context": "Voyager 1 launched in 1977.", "qas": [
+                        {"id": "q1", "question": "When did Voyager 1 launch?", "answers": [{"text": "1977", "answer_start": 22}, {"text": "1977", "answer_start": 22}]},
+                        {"id": "q2", "question": "When did Voyager 3 launch?", "answers": [], "is_impossible": True},
+                    ]},
+                    {"context": "It left the heliosphere in 2012.", "qas": []},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad))
+    assert is_squad(path)
+    assert squad_documents(path) == {
+        "Voyager__space_probe_-000.txt": "Voyager 1 launched in 1977.",
+        "Voyager__space_probe_-001.txt": "It left the heliosphere in 2012.",
+    }
+    first, second = load_items(path)
+    assert first.turns[0].answers == ["1977"] and first.turns[0].docs == ["Voyager__space_probe_-000.txt"]
+    assert second.turns[0].answers == [] and second.turns[0].docs == []
+
+
+def test_jsonl_is_not_mistaken_for_squad(tmp_path):
+    from spaceqa.evaluate import is_squad
+
+    path = tmp_path / "set.jsonl"
+    path.write_text('{"id": "a", "question": "Q?", "answers": [], "data": 1}\n{"id": "b", "question": "R?", "answers": []}\n')
+    assert not is_squad(path)
