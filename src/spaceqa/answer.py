@@ -146,6 +146,7 @@ class Reader:
             passage=doc.text[chunk.start : chunk.end],
             passage_start=chunk.start,
             passage_end=chunk.end,
+            page=doc.page_at(sentence.start),
         )
 
     def _window_cosine(self, candidate: Candidate, query_vector: np.ndarray | None) -> float:

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import api, security, web
+from . import admin, api, security, web
 from .config import Settings
 from .embed import Embedder
 from .pipeline import open_engine
@@ -18,7 +18,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     """Build the app: defaults, then ``SPACEQA_*`` variables, then ``config``.
 
     The model and index are loaded here, once, and shared by every request thread;
-    the index is built first when missing or stale.  ``embedder`` lets tests supply a fake.
+    the index is built first when missing or stale, and a new version written later (by
+    `spaceqa index` or the admin endpoints) is switched to without a restart.
+    ``embedder`` lets tests supply a fake.
     """
     settings = config if isinstance(config, Settings) else Settings.load(config)
     app = Flask(__name__, static_folder=None)
@@ -30,8 +32,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     app.url_map.merge_slashes = False  # "/documents//etc/x" is an unknown id (404), not a redirect
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["spaceqa"] = open_engine(settings, embedder)
+    engine = app.extensions["spaceqa"] = open_engine(settings, embedder)
+    if settings.reload_interval > 0:
+        engine.watch(settings.index_dir, settings.reload_interval)  # hot swap to indexes built elsewhere
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(web.bp)
     api.register_error_handlers(app)
     security.init_app(app)

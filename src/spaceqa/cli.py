@@ -57,15 +57,23 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @_paths
+@click.option("--full", is_flag=True, help="Re-read and re-embed every document, reusing nothing from the current index.")
 @_friendly_errors
-def index(corpus_dir: Path | None, index_dir: Path | None) -> None:
-    """Rebuild the index from the corpus; the old index keeps serving until the new one is complete."""
-    from .pipeline import build_index, load_embedder
+def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
+    """Update the index from the corpus: only new and changed documents are embedded.
+
+    The old index keeps serving until the new one is complete; a running `spaceqa serve`
+    switches to it within a few seconds.
+    """
+    from .build import build_index
+    from .pipeline import load_embedder
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
-    report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.chunk_params, progress=True)
+    report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.chunk_params, full=full, progress=True)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
+    for path, reason in report.failed:
+        click.echo(f"failed {path}: {reason}", err=True)
     click.echo(report.summary())
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -59,12 +60,22 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=show_progress and sys.stderr.isatty(),
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        # Longest first, as sentence-transformers does, so each batch pads to similar lengths;
+        # batches are ours so the lock is taken per batch: queries of a serving process
+        # interleave with a long build instead of waiting for all of it.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with tqdm(total=len(texts), unit="text", desc="embedding", disable=not (show_progress and sys.stderr.isatty())) as bar:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                with self._lock:
+                    encoded = self._model.encode(
+                        [texts[i] for i in batch],
+                        batch_size=len(batch),
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                vectors[batch] = encoded
+                bar.update(len(batch))
+        return vectors

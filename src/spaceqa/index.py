@@ -103,6 +103,9 @@ class LoadedIndex:
         self._sentence_bigrams = [frozenset(zip(t, t[1:])) for t in ordered]
         self.idf = _inverse_document_frequencies(self._sentence_terms)
         self._sentence_chunk = _first_chunk_of_each_sentence(content.chunks, len(content.sentences))
+        # doc_id -> (first sentence, last sentence, first chunk, last chunk), ends exclusive: a
+        # build keeps each document's sentences and chunks together, in document order.
+        self.document_ranges = _document_ranges(content)
 
     @property
     def version(self) -> str:
@@ -186,7 +189,8 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 def _write_files(folder: Path, content: IndexContent, manifest: Manifest) -> None:
     with open(folder / "documents.jsonl", "w", encoding="utf-8") as handle:
         for doc in content.documents:
-            handle.write(json.dumps({"doc_id": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "text": doc.text}) + "\n")
+            row = {"doc_id": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "text": doc.text, "pages": [list(p) for p in doc.pages]}
+            handle.write(json.dumps(row) + "\n")
     doc_index = {doc.doc_id: i for i, doc in enumerate(content.documents)}
     tag_names = sorted({t.tag for tokens in content.sentence_tokens for t in tokens})
     tag_ids = {name: i for i, name in enumerate(tag_names)}
@@ -289,7 +293,8 @@ def load_index(index_dir: Path) -> LoadedIndex:
     with open(folder / "documents.jsonl", encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
-            documents.append(Document(doc_id=row["doc_id"], title=row["title"], text=row["text"], sha256=row["sha256"]))
+            pages = tuple((int(number), int(start)) for number, start in row.get("pages", []))
+            documents.append(Document(doc_id=row["doc_id"], title=row["title"], text=row["text"], sha256=row["sha256"], pages=pages))
     doc_ids = [doc.doc_id for doc in documents]
     with np.load(folder / "spans.npz") as spans:
         sentences = [Sentence(i, doc_ids[d], int(s), int(e)) for i, (d, s, e) in enumerate(spans["sentences"].tolist())]
@@ -330,6 +335,17 @@ def _inverse_document_frequencies(term_sets) -> dict[str, float]:
         counts.update(term_set)
         total += 1
     return {term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in counts.items()}
+
+
+def _document_ranges(content: IndexContent) -> dict[str, tuple[int, int, int, int]]:
+    ranges: dict[str, list[int]] = {doc.doc_id: [len(content.sentences), 0, len(content.chunks), 0] for doc in content.documents}
+    for sentence in content.sentences:
+        r = ranges[sentence.doc_id]
+        r[0], r[1] = min(r[0], sentence.sentence_id), max(r[1], sentence.sentence_id + 1)
+    for chunk in content.chunks:
+        r = ranges[chunk.doc_id]
+        r[2], r[3] = min(r[2], chunk.chunk_id), max(r[3], chunk.chunk_id + 1)
+    return {doc_id: (r[0], max(r[0], r[1]), r[2], max(r[2], r[3])) for doc_id, r in ranges.items()}
 
 
 def _first_chunk_of_each_sentence(chunks: list[Chunk], sentence_count: int) -> list[int]:

@@ -1,5 +1,8 @@
 """Ingest: read the corpus folder into cleaned ``Document`` records.
 
+Readers (``readers.py``) take each format's markup away; this module cleans the text and
+gives every document its id, title and, for PDFs, the offset where each page starts.
+
 Web pages saved as text carry page furniture (cookie banners, skip links, menus,
 icon labels, credits) between the prose.  It is removed by general rules in the
 spirit of jusText: each line is classed as prose, short or furniture from its
@@ -15,10 +18,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .readers import READERS, UnreadableError
 from .records import Document
 from .text import STOPWORDS, WORD_RE
 
-SUPPORTED_SUFFIXES = (".txt",)
+SUPPORTED_SUFFIXES = tuple(READERS)
 
 # Invisible characters that only get in the way of matching and offsets.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -30,11 +34,16 @@ _TERMINAL = re.compile(r"[.!?][\"'”’)\]]*$")
 _INNER_SENTENCE_END = re.compile(r"[a-z0-9][.!?][\"'”’)\]]*\s+[A-Z“\"]")
 
 # Vocabulary of web interfaces rather than of documents: consent banners, sign-in
-# prompts, calls to action.  A line whose sentences mostly use it is furniture.
+# prompts, calls to action.  A line whose sentences mostly use it is furniture.  Each phrase
+# is in its interface form, so prose survives: "the treaty was signed in Paris", "an account
+# of the voyage", "to find out more about the comet", "JavaScript was created in 1995".
 _INTERFACE = re.compile(
-    r"\b(?:cookies?|privacy polic(?:y|ies)|terms of (?:use|service)|sign(?:ed)? (?:in|up)|log ?(?:in|out)"
-    r"|click(?:ing)? (?:here|the|on)|subscribe|newsletter|skip to(?: the)?(?: main)? content"
-    r"|javascript|your browser|learn more|find out more|an account|faq)\b",
+    r"\b(?:(?:use|uses|use of|accept|allow|enable|disable|about our|our) cookies|cookie (?:policy|settings|preferences|consent)"
+    r"|privacy polic(?:y|ies)|terms of (?:use|service)|sign(?:ing)?[- ](?:in|up)\b(?!\s(?-i:[A-Z]))"
+    r"|log(?:ging)?[- ]?(?:in|out)\b(?!\s(?-i:[A-Z])|\s+detail)"
+    r"|click(?:ing)? (?:here|the|on)|subscribe (?:to|now|for)|newsletter|skip to(?: the)?(?: main)? content"
+    r"|(?:enable|disable|turn on) javascript|javascript is (?:disabled|required)|your browser|(?:your|an?) account (?:to|with|on)|create an account"
+    r"|your account|faq)\b|^(?:learn more|find out more|read more|see more)\b",
     re.IGNORECASE,
 )
 # Labels that are furniture when they stand alone on a short line (credits, icons, menus).
@@ -54,22 +63,25 @@ class CorpusScan:
     """The documents read from a corpus folder, and the files passed over with the reason."""
 
     documents: list[Document] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (doc id, reason): not a supported type
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (doc id, reason): supported, but unreadable
 
 
-def load_corpus(corpus_dir: Path) -> CorpusScan:
-    """Read every supported file under ``corpus_dir``; others are listed as skipped."""
+def load_corpus(corpus_dir: Path, only: set[str] | None = None) -> CorpusScan:
+    """Read every supported file under ``corpus_dir`` (or only the ids in ``only``)."""
     corpus_dir = Path(corpus_dir)
     scan = CorpusScan()
     for path in _corpus_files(corpus_dir):
         doc_id = document_id(path, corpus_dir)
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if path.suffix.lower() not in READERS:
             scan.skipped.append((doc_id, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        if only is not None and doc_id not in only:
             continue
         try:
             scan.documents.append(read_document(path, corpus_dir))
-        except (OSError, UnicodeDecodeError) as error:
-            scan.skipped.append((doc_id, f"unreadable: {error}"))
+        except (OSError, UnreadableError) as error:
+            scan.failed.append((doc_id, str(error)))
     return scan
 
 
@@ -79,20 +91,41 @@ def corpus_fingerprint(corpus_dir: Path) -> dict[str, str]:
     return {
         document_id(path, corpus_dir): file_sha256(path)
         for path in _corpus_files(corpus_dir)
-        if path.suffix.lower() in SUPPORTED_SUFFIXES
+        if path.suffix.lower() in READERS
     }
 
 
 def read_document(path: Path, corpus_dir: Path) -> Document:
-    """Read, clean and title one file."""
-    raw_bytes = Path(path).read_bytes()
-    text = clean_text(raw_bytes.decode("utf-8"))
+    """Read, clean and title one file; ``UnreadableError`` says why a file cannot be read."""
+    path = Path(path)
+    extracted = READERS[path.suffix.lower()](path)
+    paragraphs, kept = clean_paragraphs(extracted.paragraphs, remove_furniture=extracted.web_page)
+    text = "\n\n".join(paragraphs)
+    if not text:
+        raise UnreadableError("no text in it")
     return Document(
         doc_id=document_id(path, corpus_dir),
-        title=derive_title(text) or Path(path).stem,
+        title=extracted.title or derive_title(text) or path.stem,
         text=text,
-        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        sha256=file_sha256(path),
+        pages=_page_offsets(paragraphs, kept, extracted.page_starts),
     )
+
+
+def _page_offsets(paragraphs: list[str], kept: list[int], page_starts: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """``(page number, offset of its first kept paragraph)`` for each page with text left after cleaning."""
+    if not page_starts:
+        return ()
+    offsets, position = [], 0
+    for paragraph in paragraphs:
+        offsets.append(position)
+        position += len(paragraph) + 2
+    pages = []
+    for number, first_paragraph in page_starts:
+        first_kept = next((i for i, original in enumerate(kept) if original >= first_paragraph), None)
+        if first_kept is not None and (not pages or offsets[first_kept] > pages[-1][1]):
+            pages.append((number, offsets[first_kept]))
+    return tuple(pages)
 
 
 def document_id(path: Path, corpus_dir: Path) -> str:
@@ -129,23 +162,26 @@ def _corpus_files(corpus_dir: Path) -> list[Path]:
 
 def clean_text(raw: str) -> str:
     """Normalise whitespace and drop page furniture; paragraphs are joined by blank lines."""
-    lines = [_normalise_line(line) for line in raw.splitlines()]
-    blocks = [_strip_marker(line) for line in lines if line]
-    kinds = [_classify(line) for line in lines if line]
+    return "\n\n".join(clean_paragraphs(raw.splitlines())[0])
 
+
+def clean_paragraphs(lines: list[str], remove_furniture: bool = True) -> tuple[list[str], list[int]]:
+    """The cleaned paragraphs, and for each the index of the line it came from."""
+    normalised = [(i, _normalise_line(line)) for i, line in enumerate(lines)]
+    normalised = [(i, line) for i, line in normalised if line]
+    if not remove_furniture:
+        return [line for _, line in normalised], [i for i, _ in normalised]
     # Furniture goes first, so a heading is judged by the prose that really follows it.
-    kept = [(text, kind) for (text, _), kind in zip(blocks, kinds) if kind != FURNITURE]
-    paragraphs = []
-    for index, (text, kind) in enumerate(kept):
-        if kind == PROSE:
-            paragraphs.append(text)
-            continue
+    kept = [(i, _strip_marker(line)[0], kind) for i, line in normalised if (kind := _classify(line)) != FURNITURE]
+    paragraphs, origins = [], []
+    for position, (origin, text, kind) in enumerate(kept):
+        next_kind = kept[position + 1][2] if position + 1 < len(kept) else None
         # A short line is a heading only when prose follows it directly; a run of short
         # lines (menus, mastheads, link lists) keeps at most its last line for that reason.
-        next_kind = kept[index + 1][1] if index + 1 < len(kept) else None
-        if next_kind == PROSE:
+        if kind == PROSE or next_kind == PROSE:
             paragraphs.append(text)
-    return "\n\n".join(paragraphs)
+            origins.append(origin)
+    return paragraphs, origins
 
 
 def derive_title(text: str) -> str:

@@ -1,7 +1,7 @@
 """Pipeline: connects the stages; holds no logic of its own beyond the wiring.
 
-Indexing: ingest -> chunk -> embed -> index.
-Asking:   (conversation context) -> embed query -> retrieve -> answer.
+Asking: (conversation context) -> embed query -> retrieve -> answer, with the model and the
+live index held by one ``Engine`` per process.  Indexing lives in ``build.py``.
 """
 
 from __future__ import annotations
@@ -9,108 +9,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
 from .answer import Calibration, Reader, Reading
+from .build import build_index, index_problem
 from .config import Settings
-from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
+from .errors import IndexMismatchError, SpaceQAError
 from .followup import Rewrite, is_follow_up, rewrite
-from .errors import EmptyCorpusError, IndexMismatchError, IndexMissingError
-from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, staleness, write_index
-from .ingest import corpus_fingerprint, load_corpus
-from .records import AskResult, Chunk, Document, Sentence
+from .index import LoadedIndex, current_version, load_index
+from .records import AskResult
 from .retrieve import Query, Retriever
-from .tagging import tag
 from .text import terms
 
 log = logging.getLogger("spaceqa")
 HISTORY_USED = 2  # how many earlier questions may feed the context of a follow-up
-
-
-@dataclass
-class BuildReport:
-    version: str
-    documents: int
-    chunks: int
-    sentences: int
-    seconds: float
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        rate = self.chunks / self.seconds if self.seconds else 0.0
-        return (
-            f"indexed {self.documents} documents, {self.chunks} chunks, {self.sentences} sentences "
-            f"in {self.seconds:.1f}s ({rate:.1f} chunks/s); skipped {len(self.skipped)}; version {self.version}"
-        )
-
-
-# --- indexing --------------------------------------------------------------------------
-
-
-def build_index(
-    corpus_dir: Path, index_dir: Path, embedder: Embedder, params: ChunkParams, *, progress: bool = False
-) -> BuildReport:
-    """Read the corpus, chunk, embed and publish a new index version."""
-    started = time.perf_counter()
-    with build_lock(index_dir):
-        scan = load_corpus(corpus_dir)
-        if not scan.documents:
-            raise EmptyCorpusError(f"no readable .txt documents in {corpus_dir}; add some and run `spaceqa index` again")
-        content = prepare_content(scan.documents, embedder, params, progress=progress)
-        manifest = write_index(index_dir, content, model=embedder.name, chunking=params.to_dict())
-    return BuildReport(
-        version=manifest.version,
-        documents=len(content.documents),
-        chunks=len(content.chunks),
-        sentences=len(content.sentences),
-        seconds=time.perf_counter() - started,
-        skipped=scan.skipped,
-    )
-
-
-def prepare_content(documents: list[Document], embedder: Embedder, params: ChunkParams, *, progress: bool = False) -> IndexContent:
-    """Split documents into sentences and passages, tag the sentences, and embed both."""
-    sentences: list[Sentence] = []
-    chunks: list[Chunk] = []
-    for doc in documents:
-        spans = split_sentences(doc.text)
-        base = len(sentences)
-        sentences += [Sentence(base + i, doc.doc_id, start, end) for i, (start, end) in enumerate(spans)]
-        word_counts = [count_words(doc.text[start:end]) for start, end in spans]
-        for first, last in chunk_sentences(word_counts, params):
-            chunks.append(Chunk(len(chunks), doc.doc_id, spans[first][0], spans[last - 1][1], base + first, base + last))
-    texts = {doc.doc_id: doc.text for doc in documents}
-    passage_texts = [texts[c.doc_id][c.start : c.end] for c in chunks]
-    sentence_texts = [texts[s.doc_id][s.start : s.end] for s in sentences]
-    sentence_tokens = [tag(text) for text in sentence_texts]
-    # One call, so the progress bar covers the whole job.
-    vectors = embedder.embed(passage_texts + sentence_texts, show_progress=progress)
-    return IndexContent(
-        documents=documents,
-        sentences=sentences,
-        chunks=chunks,
-        chunk_vectors=vectors[: len(chunks)],
-        sentence_vectors=vectors[len(chunks) :],
-        sentence_tokens=sentence_tokens,
-    )
-
-
-def index_problem(corpus_dir: Path, index_dir: Path, embedder: Embedder, params: ChunkParams) -> str | None:
-    """Why the index cannot serve this corpus as it is (missing or stale), or None."""
-    try:
-        manifest = read_manifest(index_dir)
-    except (IndexMissingError, IndexMismatchError) as problem:
-        return str(problem)
-    return staleness(manifest, fingerprint=corpus_fingerprint(corpus_dir), model=embedder.name, chunking=params.to_dict())
-
-
-# --- asking ----------------------------------------------------------------------------
 
 
 class Engine:
@@ -125,11 +41,48 @@ class Engine:
         self._cache: OrderedDict[tuple, object] = OrderedDict()  # query vectors and re-asked questions
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._swap_lock = threading.Lock()
         self.use_index(index)
 
     def use_index(self, index: LoadedIndex) -> None:
         """Serve from ``index``. One assignment, so a request sees the old or the new index, never a mix."""
+        if index.manifest.model != self.embedder.name:
+            raise IndexMismatchError(f"index {index.version} was built with model {index.manifest.model!r}, this service embeds with {self.embedder.name!r}")
         self._state = (index, Retriever(index), Reader(index, self.calibration))
+
+    def refresh(self, index_dir: Path) -> bool:
+        """Switch to the live version in ``index_dir`` if it is newer than the one served; True if switched.
+
+        The new index is loaded while the old one keeps answering; requests already running
+        finish on the index they started with.
+        """
+        with self._swap_lock:
+            version = current_version(index_dir)
+            if version is None or version == self.index.version:
+                return False
+            self.use_index(load_index(index_dir))
+            log.info("now serving index version %s", version)
+            return True
+
+    def watch(self, index_dir: Path, interval: float) -> threading.Thread:
+        """Check ``index_dir`` every ``interval`` seconds and switch to new versions (a daemon thread).
+
+        The thread holds the engine weakly and ends with it, so short-lived apps (tests) leave nothing behind.
+        """
+        engine_ref = weakref.ref(self)
+
+        def run() -> None:
+            while (engine := engine_ref()) is not None:
+                try:
+                    engine.refresh(index_dir)
+                except (SpaceQAError, OSError, ValueError) as error:
+                    log.error("could not switch to the new index in %s: %s; still serving %s", index_dir, error, engine.index.version)
+                del engine
+                time.sleep(interval)
+
+        thread = threading.Thread(target=run, name="spaceqa-index-watcher", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def index(self) -> LoadedIndex:

@@ -18,6 +18,16 @@ class Document:
     title: str
     text: str
     sha256: str  # of the source file's bytes; decides whether a rebuild is needed
+    pages: tuple[tuple[int, int], ...] = ()  # (page number, offset where its text starts): PDFs only
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding character ``offset``, or None for a document without pages."""
+        page = None
+        for number, start in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
 
     def to_dict(self) -> dict:
         return {"doc_id": self.doc_id, "title": self.title, "text": self.text}
@@ -61,6 +71,7 @@ class Answer:
     passage: str
     passage_start: int
     passage_end: int
+    page: int | None = None  # page of the sentence, for documents with pages (PDF)
 
     def to_dict(self) -> dict:
         data = asdict(self)

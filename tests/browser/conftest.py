@@ -6,14 +6,12 @@ embedder, so the page talks real HTTP to the real app without loading the model.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
-from waitress import wasyncore
-from waitress.server import create_server
 
 from fakes import HashEmbedder
+from servers import serve_in_thread
 
 from .corpus import write_browser_corpus
 
@@ -45,23 +43,8 @@ def live_server(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("browser")
     corpus = write_browser_corpus(root / "corpus")
     app = create_app({"corpus_dir": corpus, "index_dir": root / "index"}, embedder=HashEmbedder())
-    sockets: dict = {}
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, map=sockets)
-    stop = threading.Event()
-
-    # Our own loop instead of server.run(), so the sockets are closed by the thread that polls
-    # them: closing them from the test thread could pull a socket from under a select() call.
-    def serve() -> None:
-        while not stop.is_set():
-            wasyncore.loop(timeout=0.05, map=sockets, count=1)
-        server.task_dispatcher.shutdown()
-        wasyncore.close_all(sockets)
-
-    thread = threading.Thread(target=serve, name="waitress", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    stop.set()
-    thread.join(timeout=10)
+    with serve_in_thread(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")

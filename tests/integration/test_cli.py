@@ -41,7 +41,7 @@ def cli(monkeypatch, real_embedder, tmp_path, bundled_copy):
 
 def test_index_then_ask_with_citation(cli):
     result = cli("index")
-    assert result.exit_code == 0 and "indexed 5 documents" in result.output
+    assert result.exit_code == 0 and "5 documents" in result.output
     result = cli("ask", "Which shuttle mission was the first to dock with Mir?")
     assert result.exit_code == 0
     assert result.output.splitlines()[0] == "STS-71"
@@ -62,7 +62,7 @@ def test_a_document_added_and_indexed_is_answered_and_cited(cli):
 
     (cli.corpus / "selene_accord.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
     result = cli("index")
-    assert "indexed 6 documents" in result.output
+    assert "indexed 1, unchanged 5" in result.output and "6 documents" in result.output
 
     after = json.loads(cli("ask", question, "--json").output)
     assert after["answer"] == "Reykjavik"
@@ -90,4 +90,4 @@ def test_eval_scores_a_question_file(cli, tmp_path):
 
 def test_errors_are_one_line_messages(cli, tmp_path):
     result = CliRunner().invoke(main, ["index", "--corpus", str(tmp_path / "empty")])
-    assert result.exit_code == 1 and "no readable .txt documents" in result.output
+    assert result.exit_code == 1 and "no readable documents" in result.output

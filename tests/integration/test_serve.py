@@ -34,6 +34,9 @@ def request(url: str, payload: dict | None = None, timeout: float = 30) -> tuple
         return error.code, json.loads(error.read())
 
 
+server_paths: dict[str, tuple[Path, Path]] = {}  # base URL -> (corpus, index) of that server
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, bundled_copy: Path):
     """Start `spaceqa serve` on a free port with no index yet: it must build one, then serve."""
@@ -47,6 +50,7 @@ def server(tmp_path_factory, bundled_copy: Path):
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     base = f"http://127.0.0.1:{port}"
+    server_paths[base] = (corpus, root / "index")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -78,3 +82,23 @@ def test_bad_input_is_a_json_4xx_over_the_wire(server):
     assert status == 400 and body["error"]["code"] == "empty_question"
     status, body = request(f"{server}/documents/..%2F..%2Fetc%2Fpasswd")
     assert status == 404 and "error" in body
+
+
+def test_an_index_built_by_another_process_is_served_without_a_restart(server):
+    corpus, index = server_paths[server]
+    before = request(f"{server}/healthz")[1]["index_version"]
+    (corpus / "selene.txt").write_text(
+        "The Selene Accord\n\nIn 2031 the Selene Accord on lunar navigation beacons was signed in Reykjavik.", encoding="utf-8"
+    )
+    built = subprocess.run(
+        [sys.executable, "-m", "spaceqa.cli", "index", "--corpus", str(corpus), "--index", str(index)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "indexed 1, unchanged 5" in built.stdout  # incremental: only the new document was embedded
+    deadline = time.monotonic() + 30
+    while request(f"{server}/healthz")[1]["index_version"] == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert request(f"{server}/healthz")[1]["documents"] == 6
+    status, body = request(f"{server}/ask", {"question": "In which city was the Selene Accord signed?"})
+    assert status == 200 and body["answer"] == "Reykjavik" and body["answers"][0]["doc_id"] == "selene.txt"

@@ -6,7 +6,7 @@ import pytest
 
 ANSWER_FIELDS = {
     "text", "sentence", "score", "doc_id", "title", "start", "end",
-    "sentence_start", "sentence_end", "passage", "passage_start", "passage_end",
+    "sentence_start", "sentence_end", "passage", "passage_start", "passage_end", "page",
 }
 
 

@@ -13,7 +13,7 @@ from spaceqa.chunk import ChunkParams
 from spaceqa.errors import EmptyCorpusError, IndexMissingError
 from spaceqa.index import current_version, load_index, read_manifest, staleness
 from spaceqa.ingest import corpus_fingerprint
-from spaceqa.pipeline import build_index, index_problem
+from spaceqa.build import build_index, index_problem
 
 
 def test_round_trip_keeps_every_record_and_vector(tmp_path, tiny_corpus, fake_embedder):

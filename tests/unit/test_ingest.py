@@ -103,10 +103,9 @@ def test_corpus_ids_are_relative_paths_and_other_files_are_reported(tmp_path: Pa
     scan = load_corpus(corpus)
     assert [d.doc_id for d in scan.documents] == ["a.txt", "sub/b.txt"]
     assert [d.title for d in scan.documents] == ["First Document", "Second Document"]
-    reasons = dict(scan.skipped)
-    assert "unsupported file type .docx" in reasons["notes.docx"]
-    assert "unreadable" in reasons["broken.txt"]
-    assert ".hidden.txt" not in reasons
+    assert dict(scan.skipped) == {"notes.docx": "unsupported file type .docx"}
+    assert "not valid UTF-8" in dict(scan.failed)["broken.txt"]
+    assert ".hidden.txt" not in dict(scan.skipped) | dict(scan.failed)
 
 
 def test_a_symlink_leading_outside_the_corpus_is_not_read(tmp_path: Path):
@@ -125,3 +124,32 @@ def test_fingerprint_changes_with_content(tmp_path: Path):
     before = corpus_fingerprint(tmp_path)
     (tmp_path / "a.txt").write_text("two")
     assert corpus_fingerprint(tmp_path) != before
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "In 2031 the Selene Accord on lunar navigation beacons was signed in Reykjavik.",
+        "The navigator wrote an account of the voyage after his return.",
+        "Scientists launched the probe to find out more about the comet.",
+        "JavaScript was created in 1995 by Brendan Eich at Netscape.",
+        "The crew baked cookies on the station for the holiday.",
+        "Cosmonauts log in detail every experiment they run in orbit.",
+    ],
+)
+def test_prose_that_mentions_interface_words_is_kept(prose):
+    assert clean_text(f"A Heading\n\n{prose}") == f"A Heading\n\n{prose}"
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        "We use cookies to give you the best experience.",
+        "Sign in to save this article to your reading list.",
+        "Please enable JavaScript to view the comments.",
+        "Create an account to follow this topic.",
+        "Find out more about our partners and how we use your data.",
+    ],
+)
+def test_interface_sentences_are_dropped(furniture):
+    assert clean_text(f"The story begins with a long sentence of plain prose here.\n\n{furniture}") == "The story begins with a long sentence of plain prose here."

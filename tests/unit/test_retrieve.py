@@ -6,7 +6,7 @@ import pytest
 
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import load_index
-from spaceqa.pipeline import build_index
+from spaceqa.build import build_index
 from spaceqa.retrieve import RRF_K, Query, Retriever, reciprocal_rank_fusion
 from spaceqa.text import terms
 

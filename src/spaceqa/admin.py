@@ -1,0 +1,183 @@
+"""Changing the corpus over HTTP: upload, delete, reindex.  Every route needs the admin token.
+
+``Authorization: Bearer <token>`` must equal ``SPACEQA_ADMIN_TOKEN`` (compared in constant
+time); with no token configured the routes are refused (403).  Each change is followed by an
+incremental rebuild and a switch to the new index.  Nothing is lost on the way:
+
+* an upload is written to a hidden temporary file in the corpus folder, read back with the
+  same reader the index uses, and only then renamed into place; a rejected upload leaves no file;
+* if the rebuild after a change fails, the change to the corpus is undone and the served index
+  was never touched (builds publish atomically).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import threading
+import uuid
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .build import build_index
+from .config import Settings
+from .errors import EmptyCorpusError, InvalidRequestError
+from .ingest import READERS, read_document
+from .pipeline import Engine
+from .readers import UnreadableError
+
+bp = Blueprint("admin", __name__)
+
+# A plain file name: letters, digits, dot, dash, underscore and space; no path, no leading dot.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,150}")
+_COPY_BLOCK = 1 << 16
+_changes = threading.Lock()  # one corpus change at a time in this process (builds also lock across processes)
+
+
+@bp.before_request
+def _authorise() -> None:
+    expected = _settings().admin_token
+    if not expected:
+        raise InvalidRequestError("document management is disabled: set SPACEQA_ADMIN_TOKEN to enable it", code="admin_disabled", status=403)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    # compare_digest takes the same time whether the tokens differ early or late.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise InvalidRequestError("send the admin token as 'Authorization: Bearer <token>'", code="unauthorized", status=401)
+
+
+@bp.after_request
+def _challenge(response):
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="spaceqa-admin"'
+    return response
+
+
+@bp.post("/documents")
+def upload():
+    """Add a document (multipart field "file", or the raw body with ?filename=), then reindex."""
+    settings = _settings()
+    request.max_content_length = settings.max_upload_bytes  # this route's own limit, above the API's
+    overwrite = request.args.get("overwrite", "").lower() in ("1", "true", "yes")
+    if request.mimetype == "multipart/form-data":
+        upload_file = request.files.get("file")
+        if upload_file is None:
+            raise InvalidRequestError('send the document in a multipart field named "file"', code="missing_file")
+        filename, stream = upload_file.filename or "", upload_file.stream
+    else:
+        filename, stream = request.args.get("filename", ""), request.stream
+    name = _safe_name(filename)
+    corpus = Path(settings.corpus_dir)
+    target = corpus / name
+    with _changes:
+        if target.exists() and not overwrite:
+            raise InvalidRequestError(f"{name} already exists; add ?overwrite=true to replace it", code="document_exists", status=409)
+        staged = corpus / f".upload-{uuid.uuid4().hex}{target.suffix}"
+        backup = corpus / f".replaced-{uuid.uuid4().hex}{target.suffix}"
+        try:
+            _copy_limited(stream, staged, settings.max_upload_bytes)
+            try:
+                read_document(staged, corpus)  # the same reader the index will use: refuse what it cannot read
+            except UnreadableError as error:
+                raise InvalidRequestError(f"{name} cannot be read: {error}", code="unreadable_document", status=422) from None
+            replaced = target.exists()
+            if replaced:
+                os.replace(target, backup)
+            os.replace(staged, target)
+            try:
+                report = _reindex(settings)
+            except BaseException:
+                os.remove(target)  # undo: the corpus is as it was
+                if backup.exists():
+                    os.replace(backup, target)
+                raise
+        finally:
+            for leftover in (staged, backup):
+                if leftover.exists():
+                    leftover.unlink()
+    doc = _engine().index.documents.get(name)
+    body = {"doc_id": name, "title": doc.title if doc else None, "replaced": replaced, "index": report}
+    return jsonify(body), 201
+
+
+@bp.delete("/documents/<path:doc_id>")
+def delete(doc_id: str):
+    """Remove a document from the corpus, then reindex."""
+    settings = _settings()
+    path = _corpus_file(settings, doc_id)
+    with _changes:
+        if not path.is_file():
+            raise InvalidRequestError(f"no document with id {doc_id!r}", code="document_not_found", status=404)
+        removed = path.with_name(f".removed-{uuid.uuid4().hex}{path.suffix}")
+        os.replace(path, removed)
+        try:
+            report = _reindex(settings)
+        except EmptyCorpusError:
+            os.replace(removed, path)
+            raise InvalidRequestError("that is the last readable document; the index cannot be empty", code="last_document", status=409) from None
+        except BaseException:
+            os.replace(removed, path)
+            raise
+        removed.unlink()
+    return jsonify({"doc_id": doc_id, "deleted": True, "index": report})
+
+
+@bp.post("/admin/reindex")
+def reindex():
+    """Rebuild the index from the corpus as it is on disk (?full=true re-embeds everything)."""
+    full = request.args.get("full", "").lower() in ("1", "true", "yes")
+    with _changes:
+        report = _reindex(_settings(), full=full)
+    return jsonify(report)
+
+
+def _reindex(settings: Settings, full: bool = False) -> dict:
+    engine = _engine()
+    report = build_index(settings.corpus_dir, settings.index_dir, engine.embedder, settings.chunk_params, full=full)
+    engine.refresh(settings.index_dir)  # switch now rather than at the watcher's next look
+    return report.to_dict()
+
+
+def _safe_name(filename: str) -> str:
+    """The file name, if it is a plain name of a supported type; never a path."""
+    name = filename.strip()
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        raise InvalidRequestError(
+            f"file name {filename!r} is not allowed: use letters, digits, '.', '-', '_' and spaces, with no folders",
+            code="invalid_filename",
+        )
+    suffix = Path(name).suffix.lower()
+    if suffix not in READERS:
+        raise InvalidRequestError(f"{suffix or 'no extension'} is not a supported type; send one of {', '.join(READERS)}", code="unsupported_type", status=415)
+    return name
+
+
+def _corpus_file(settings: Settings, doc_id: str) -> Path:
+    """The corpus file named by ``doc_id``; 404 for anything that would lead outside the corpus."""
+    corpus = Path(settings.corpus_dir).resolve()
+    path = (corpus / doc_id).resolve()
+    if not path.is_relative_to(corpus) or any(part.startswith(".") for part in Path(doc_id).parts) or path == corpus:
+        raise InvalidRequestError(f"no document with id {doc_id!r}", code="document_not_found", status=404)
+    return path
+
+
+def _copy_limited(stream, target: Path, limit: int) -> None:
+    written = 0
+    with open(target, "xb") as handle:
+        while block := stream.read(_COPY_BLOCK):
+            written += len(block)
+            if written > limit:
+                raise InvalidRequestError(f"the document is larger than the {limit} byte limit", code="request_entity_too_large", status=413)
+            handle.write(block)
+    if written == 0:
+        raise InvalidRequestError("the document is empty", code="empty_document")
+
+
+def _settings() -> Settings:
+    return current_app.config["SPACEQA_SETTINGS"]
+
+
+def _engine() -> Engine:
+    return current_app.extensions["spaceqa"]

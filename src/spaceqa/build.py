@@ -1,0 +1,180 @@
+"""Build: ingest -> chunk -> tag -> embed -> index, reusing what an earlier build computed.
+
+A document whose file hash is unchanged since the live index keeps its sentences,
+passages, tags and vectors; only new and changed documents are read and embedded, and
+deleted ones are dropped.  Documents are assembled in the same order as a full build,
+so an incremental build produces the same index as ``full=True`` (tested).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
+from .embed import Embedder
+from .errors import EmptyCorpusError, IndexMismatchError, IndexMissingError
+from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, staleness, write_index
+from .ingest import corpus_fingerprint, load_corpus
+from .records import Chunk, Document, Sentence
+from .tagging import Token, tag
+
+log = logging.getLogger("spaceqa")
+
+
+@dataclass
+class PreparedDocument:
+    """One document split, tagged and embedded; offsets are into its text, ids are local."""
+
+    document: Document
+    sentences: list[tuple[int, int]]
+    chunks: list[tuple[int, int, int, int]]  # start, end, first sentence, last sentence (exclusive)
+    tokens: list[list[Token]]
+    sentence_vectors: np.ndarray | None = None
+    chunk_vectors: np.ndarray | None = None
+
+
+@dataclass
+class BuildReport:
+    version: str
+    documents: int
+    indexed: int  # read and embedded in this build: new or changed
+    unchanged: int  # taken over from the previous index
+    removed: int  # in the previous index, gone from the corpus
+    chunks: int
+    embedded_chunks: int
+    sentences: int
+    seconds: float
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        rate = self.embedded_chunks / self.seconds if self.seconds else 0.0
+        return (
+            f"indexed {self.indexed}, unchanged {self.unchanged}, removed {self.removed}, skipped {len(self.skipped)}, "
+            f"failed {len(self.failed)} documents; {self.documents} documents, {self.chunks} chunks "
+            f"({self.embedded_chunks} embedded) in {self.seconds:.1f}s ({rate:.1f} chunks/s); version {self.version}"
+        )
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__, skipped=[list(s) for s in self.skipped], failed=[list(f) for f in self.failed])
+
+
+def build_index(
+    corpus_dir: Path, index_dir: Path, embedder: Embedder, params: ChunkParams, *, full: bool = False, progress: bool = False
+) -> BuildReport:
+    """Publish a new index version for the corpus; with ``full`` nothing is reused."""
+    started = time.perf_counter()
+    with build_lock(index_dir):
+        fingerprint = corpus_fingerprint(corpus_dir)
+        previous = None if full else _reusable_index(index_dir, embedder, params)
+        old_hashes = previous.manifest.documents if previous else {}
+        unchanged = [doc_id for doc_id, sha in fingerprint.items() if old_hashes.get(doc_id) == sha]
+        scan = load_corpus(corpus_dir, only=set(fingerprint) - set(unchanged))
+        fresh = [prepare_document(doc, params) for doc in scan.documents]
+        _embed(fresh, embedder, progress)
+        prepared = {p.document.doc_id: p for p in fresh}
+        prepared.update({doc_id: _reuse(previous, doc_id) for doc_id in unchanged})
+        if not prepared:
+            raise EmptyCorpusError(f"no readable documents in {corpus_dir}; add some and run `spaceqa index` again")
+        # The corpus scan's order, whatever was reused: the same index as a full build.
+        content = assemble([prepared[doc_id] for doc_id in fingerprint if doc_id in prepared])
+        manifest = write_index(index_dir, content, model=embedder.name, chunking=params.to_dict())
+    return BuildReport(
+        version=manifest.version,
+        documents=len(content.documents),
+        indexed=len(fresh),
+        unchanged=len(unchanged),
+        removed=len(old_hashes.keys() - fingerprint.keys()),
+        chunks=len(content.chunks),
+        embedded_chunks=sum(len(p.chunks) for p in fresh),
+        sentences=len(content.sentences),
+        seconds=time.perf_counter() - started,
+        skipped=scan.skipped,
+        failed=scan.failed,
+    )
+
+
+def prepare_document(doc: Document, params: ChunkParams) -> PreparedDocument:
+    """Split a document into sentences and passages and tag its sentences (no vectors yet)."""
+    spans = split_sentences(doc.text)
+    word_counts = [count_words(doc.text[start:end]) for start, end in spans]
+    chunks = [(spans[first][0], spans[last - 1][1], first, last) for first, last in chunk_sentences(word_counts, params)]
+    return PreparedDocument(doc, spans, chunks, [tag(doc.text[start:end]) for start, end in spans])
+
+
+def assemble(documents: list[PreparedDocument]) -> IndexContent:
+    """Number the sentences and passages of prepared documents, in order, into index content."""
+    sentences: list[Sentence] = []
+    chunks: list[Chunk] = []
+    tokens: list[list[Token]] = []
+    for prepared in documents:
+        doc_id, base = prepared.document.doc_id, len(sentences)
+        sentences += [Sentence(base + i, doc_id, start, end) for i, (start, end) in enumerate(prepared.sentences)]
+        chunks += [Chunk(len(chunks) + i, doc_id, s, e, base + f, base + l) for i, (s, e, f, l) in enumerate(prepared.chunks)]
+        tokens += prepared.tokens
+    return IndexContent(
+        documents=[p.document for p in documents],
+        sentences=sentences,
+        chunks=chunks,
+        sentence_vectors=_stack([p.sentence_vectors for p in documents]),
+        chunk_vectors=_stack([p.chunk_vectors for p in documents]),
+        sentence_tokens=tokens,
+    )
+
+
+def index_problem(corpus_dir: Path, index_dir: Path, embedder: Embedder, params: ChunkParams) -> str | None:
+    """Why the index cannot serve this corpus as it is (missing or stale), or None."""
+    try:
+        manifest = read_manifest(index_dir)
+    except (IndexMissingError, IndexMismatchError) as problem:
+        return str(problem)
+    return staleness(manifest, fingerprint=corpus_fingerprint(corpus_dir), model=embedder.name, chunking=params.to_dict())
+
+
+def _reusable_index(index_dir: Path, embedder: Embedder, params: ChunkParams) -> LoadedIndex | None:
+    """The live index, when its vectors and tags can be taken over (same model, chunking, tagging)."""
+    try:
+        manifest = read_manifest(index_dir)
+    except (IndexMissingError, IndexMismatchError):
+        return None
+    problem = staleness(manifest, fingerprint=manifest.documents, model=embedder.name, chunking=params.to_dict())
+    if problem:
+        log.info("rebuilding everything, because %s", problem)
+        return None
+    return load_index(index_dir)
+
+
+def _reuse(index: LoadedIndex, doc_id: str) -> PreparedDocument:
+    first_sentence, last_sentence, first_chunk, last_chunk = index.document_ranges[doc_id]
+    return PreparedDocument(
+        document=index.documents[doc_id],
+        sentences=[(s.start, s.end) for s in index.sentences[first_sentence:last_sentence]],
+        chunks=[(c.start, c.end, c.first_sentence - first_sentence, c.last_sentence - first_sentence) for c in index.chunks[first_chunk:last_chunk]],
+        tokens=[index.sentence_tokens(i) for i in range(first_sentence, last_sentence)],
+        sentence_vectors=index.sentence_vectors[first_sentence:last_sentence],
+        chunk_vectors=index.chunk_vectors[first_chunk:last_chunk],
+    )
+
+
+def _embed(documents: list[PreparedDocument], embedder: Embedder, progress: bool) -> None:
+    """Embed the passages and sentences of all documents in one call (one progress bar)."""
+    texts = []
+    for p in documents:
+        texts += [p.document.text[s:e] for s, e, _, _ in p.chunks] + [p.document.text[s:e] for s, e in p.sentences]
+    vectors = embedder.embed(texts, show_progress=progress)
+    position = 0
+    for p in documents:
+        p.chunk_vectors = vectors[position : position + len(p.chunks)]
+        position += len(p.chunks)
+        p.sentence_vectors = vectors[position : position + len(p.sentences)]
+        position += len(p.sentences)
+
+
+def _stack(blocks: list[np.ndarray | None]) -> np.ndarray:
+    blocks = [b for b in blocks if b is not None and len(b)]
+    return np.ascontiguousarray(np.vstack(blocks), dtype=np.float32) if blocks else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,176 @@
+"""Uploading, deleting and reindexing over HTTP, behind the admin token (fake embedder)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from fakes import HashEmbedder
+from pdfs import make_pdf
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+COMET = "Comet Notes\n\nThe comet Ikeya-Seki was discovered by Kaoru Ikeya in September 1965."
+
+
+@pytest.fixture
+def admin_app(tmp_path, tiny_corpus):
+    from spaceqa import create_app
+
+    settings = {"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": TOKEN, "max_upload_bytes": 4096, "reload_interval": 0}
+    app = create_app(settings, embedder=HashEmbedder())
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(admin_app):
+    return admin_app.test_client()
+
+
+def corpus_files(corpus: Path) -> set[str]:
+    return {p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file()}
+
+
+def upload(client, name, content, headers=AUTH, **query):
+    data = {"file": (io.BytesIO(content if isinstance(content, bytes) else content.encode()), name)}
+    return client.post("/documents", data=data, headers=headers, query_string=query, content_type="multipart/form-data")
+
+
+def test_everything_is_refused_when_no_token_is_configured(tmp_path, tiny_corpus):
+    from spaceqa import create_app
+
+    client = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "reload_interval": 0}, embedder=HashEmbedder()).test_client()
+    for response in [upload(client, "x.txt", COMET), client.delete("/documents/mir.txt", headers=AUTH), client.post("/admin/reindex", headers=AUTH)]:
+        assert response.status_code == 403 and response.get_json()["error"]["code"] == "admin_disabled"
+    assert "x.txt" not in corpus_files(tiny_corpus) and "mir.txt" in corpus_files(tiny_corpus)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}])
+def test_a_missing_or_wrong_token_is_401(client, tiny_corpus, headers):
+    before = corpus_files(tiny_corpus)
+    for response in [upload(client, "comet.txt", COMET, headers=headers), client.delete("/documents/mir.txt", headers=headers), client.post("/admin/reindex", headers=headers)]:
+        assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert corpus_files(tiny_corpus) == before
+
+
+def test_an_uploaded_document_is_indexed_answered_and_cited(client, tiny_corpus):
+    response = upload(client, "comet.txt", COMET)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["doc_id"] == "comet.txt" and body["title"] == "Comet Notes" and body["index"]["indexed"] == 1
+    assert (tiny_corpus / "comet.txt").read_text() == COMET
+    answer = client.post("/ask", json={"question": "Who discovered the comet Ikeya-Seki?"}).get_json()["answers"][0]
+    assert answer["doc_id"] == "comet.txt"
+    assert client.get("/healthz").get_json()["index_version"] == body["index"]["version"]
+
+
+def test_a_raw_body_upload_names_the_file_in_the_query(client, tiny_corpus):
+    response = client.post("/documents", data=make_pdf(["Skylab fell to Earth in July 1979."]), headers=AUTH,
+                           query_string={"filename": "skylab.pdf"}, content_type="application/pdf")
+    assert response.status_code == 201, response.get_json()
+    answers = client.post("/ask", json={"question": "When did Skylab fall to Earth?", "top_k": 10}).get_json()["answers"]
+    assert any(a["doc_id"] == "skylab.pdf" and a["page"] == 1 for a in answers)
+
+
+def test_an_existing_name_is_replaced_only_when_asked(client, tiny_corpus):
+    response = upload(client, "mir.txt", COMET)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "document_exists"
+    assert "Polyakov" in (tiny_corpus / "mir.txt").read_text()
+    response = upload(client, "mir.txt", COMET, overwrite="true")
+    assert response.status_code == 201 and response.get_json()["replaced"] is True
+    assert (tiny_corpus / "mir.txt").read_text() == COMET
+
+
+@pytest.mark.parametrize(
+    "name, status, code",
+    [
+        ("../escape.txt", 400, "invalid_filename"),
+        ("sub/dir.txt", 400, "invalid_filename"),
+        (".hidden.txt", 400, "invalid_filename"),
+        ("", 400, "invalid_filename"),
+        ("evil\x00.txt", 400, "invalid_filename"),
+        ("program.exe", 415, "unsupported_type"),
+        ("noextension", 415, "unsupported_type"),
+    ],
+)
+def test_unsafe_or_unsupported_names_are_refused_and_nothing_is_written(client, tiny_corpus, tmp_path, name, status, code):
+    before = corpus_files(tiny_corpus)
+    response = client.post("/documents", data=COMET.encode(), headers=AUTH, query_string={"filename": name}, content_type="text/plain")
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    assert corpus_files(tiny_corpus) == before
+    assert not (tmp_path / "escape.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "name, content, status, code",
+    [
+        ("big.txt", "A sentence that repeats. " * 400, 413, "request_entity_too_large"),
+        ("latin1.txt", "café".encode("latin-1"), 422, "unreadable_document"),
+        ("broken.pdf", b"%PDF-1.4 not really", 422, "unreadable_document"),
+        ("empty.txt", b"", 400, "empty_document"),
+    ],
+)
+def test_a_rejected_upload_leaves_no_partial_file(client, tiny_corpus, name, content, status, code):
+    before = corpus_files(tiny_corpus)
+    response = client.post("/documents", data=content if isinstance(content, bytes) else content.encode(), headers=AUTH,
+                           query_string={"filename": name}, content_type="application/octet-stream")
+    assert response.status_code == status and response.get_json()["error"]["code"] == code
+    assert corpus_files(tiny_corpus) == before  # no staged or partial file left behind, hidden or not
+
+
+def test_a_multipart_upload_without_a_file_field(client):
+    response = client.post("/documents", data={"other": "x"}, headers=AUTH, content_type="multipart/form-data")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "missing_file"
+
+
+def test_a_failed_rebuild_undoes_the_upload(client, tiny_corpus, monkeypatch, admin_app):
+    from spaceqa import admin
+
+    def broken_build(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(admin, "build_index", broken_build)
+    admin_app.config["TESTING"] = False  # let the JSON 500 handler answer, as in production
+    before = corpus_files(tiny_corpus)
+    version = client.get("/healthz").get_json()["index_version"]
+    response = upload(client, "comet.txt", COMET)
+    assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
+    assert corpus_files(tiny_corpus) == before
+    assert client.get("/healthz").get_json()["index_version"] == version
+
+
+def test_delete_removes_the_document_from_corpus_and_index(client, tiny_corpus):
+    response = client.delete("/documents/notes/gardening.txt", headers=AUTH)
+    assert response.status_code == 200 and response.get_json()["deleted"] is True
+    assert not (tiny_corpus / "notes" / "gardening.txt").exists()
+    assert client.get("/documents/notes/gardening.txt").status_code == 404
+    assert client.get("/healthz").get_json()["documents"] == 2
+
+
+@pytest.mark.parametrize("doc_id", ["missing.txt", "../corpus/mir.txt", "notes/../../outside.txt", ".lock", "notes"])
+def test_delete_of_unknown_or_escaping_ids_is_404(client, tiny_corpus, tmp_path, doc_id):
+    (tmp_path / "outside.txt").write_text("must survive")
+    response = client.delete(f"/documents/{doc_id}", headers=AUTH)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "document_not_found"
+    assert (tmp_path / "outside.txt").exists() and len(corpus_files(tiny_corpus)) == 3
+
+
+def test_the_last_document_cannot_be_deleted(client, tiny_corpus):
+    assert client.delete("/documents/mir.txt", headers=AUTH).status_code == 200
+    assert client.delete("/documents/apollo.txt", headers=AUTH).status_code == 200
+    response = client.delete("/documents/notes/gardening.txt", headers=AUTH)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "last_document"
+    assert (tiny_corpus / "notes" / "gardening.txt").exists()
+
+
+def test_reindex_picks_up_files_added_on_disk(client, tiny_corpus):
+    (tiny_corpus / "comet.txt").write_text(COMET)
+    body = client.post("/admin/reindex", headers=AUTH).get_json()
+    assert body["indexed"] == 1 and body["unchanged"] == 3 and body["documents"] == 4
+    full = client.post("/admin/reindex", headers=AUTH, query_string={"full": "true"}).get_json()
+    assert full["indexed"] == 4 and full["unchanged"] == 0
+    assert client.get("/documents/comet.txt").status_code == 200

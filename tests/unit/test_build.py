@@ -1,0 +1,116 @@
+"""Incremental builds: only new and changed documents are embedded, and the result equals a full build."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fakes import HashEmbedder
+from pdfs import make_pdf
+from spaceqa.build import build_index
+from spaceqa.chunk import ChunkParams
+from spaceqa.index import load_index
+
+
+class CountingEmbedder(HashEmbedder):
+    """The fake embedder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def embed(self, texts, *, show_progress=False):
+        self.texts += len(texts)
+        return super().embed(texts, show_progress=show_progress)
+
+
+def same_index(a, b) -> None:
+    """Two loaded indexes hold the same documents, sentences, passages, tags and vectors."""
+    assert list(a.documents) == list(b.documents)
+    assert [(d.title, d.text, d.sha256, d.pages) for d in a.documents.values()] == [(d.title, d.text, d.sha256, d.pages) for d in b.documents.values()]
+    assert a.sentences == b.sentences and a.chunks == b.chunks
+    assert [a.sentence_tokens(i) for i in range(len(a.sentences))] == [b.sentence_tokens(i) for i in range(len(b.sentences))]
+    assert np.array_equal(a.sentence_vectors, b.sentence_vectors) and np.array_equal(a.chunk_vectors, b.chunk_vectors)
+
+
+def test_an_incremental_build_equals_a_full_build(tmp_path, tiny_corpus):
+    embedder = CountingEmbedder()
+    build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
+    (tiny_corpus / "mir.txt").write_text("Mir Space Station\n\nMir was replaced by the ISS, whose first crew arrived in 2000.")
+    (tiny_corpus / "notes" / "gardening.txt").unlink()
+    (tiny_corpus / "a-first.txt").write_text("Vostok\n\nVostok 1 carried Yuri Gagarin into orbit on 12 April 1961.")
+    (tiny_corpus / "z-last.pdf").write_bytes(make_pdf(["Skylab fell to Earth in July 1979."]))
+
+    embedder.texts = 0
+    report = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
+    assert (report.indexed, report.unchanged, report.removed) == (3, 1, 1)
+
+    full = build_index(tiny_corpus, tmp_path / "full", HashEmbedder(), ChunkParams(), full=True)
+    assert full.indexed == 4 and full.unchanged == 0
+    same_index(load_index(tmp_path / "index"), load_index(tmp_path / "full"))
+
+
+def test_only_new_and_changed_documents_are_embedded(tmp_path, tiny_corpus):
+    embedder = CountingEmbedder()
+    first = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
+    everything = embedder.texts
+    assert everything == first.chunks + first.sentences
+
+    embedder.texts = 0
+    again = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
+    assert embedder.texts == 0 and again.indexed == 0 and again.unchanged == 3 and again.embedded_chunks == 0
+
+    (tiny_corpus / "apollo.txt").write_text("The Apollo Program\n\nApollo 11 landed on the Moon in July 1969.")
+    changed = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
+    assert changed.indexed == 1 and 0 < embedder.texts < everything
+
+    embedder.texts = 0
+    forced = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams(), full=True)
+    assert forced.indexed == 3 and embedder.texts == forced.chunks + forced.sentences
+
+
+def test_other_chunking_means_nothing_is_reused(tmp_path, tiny_corpus):
+    embedder = CountingEmbedder()
+    build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
+    report = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams(target_words=50, max_words=80, overlap_words=10))
+    assert report.indexed == 3 and report.unchanged == 0
+
+
+def test_unreadable_and_unsupported_files_are_reported_and_the_rest_indexed(tmp_path, tiny_corpus):
+    (tiny_corpus / "broken.pdf").write_bytes(b"%PDF-1.4 nothing else")
+    (tiny_corpus / "slides.key").write_bytes(b"\x00\x01")
+    report = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    assert report.documents == 3
+    assert [path for path, _ in report.failed] == ["broken.pdf"] and [path for path, _ in report.skipped] == ["slides.key"]
+    summary = report.summary()
+    for words in ["indexed 3", "unchanged 0", "skipped 1", "failed 1", "3 documents", "chunks/s"]:
+        assert words in summary
+
+
+def test_a_document_that_turns_unreadable_is_dropped(tmp_path, tiny_corpus):
+    build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    (tiny_corpus / "mir.txt").write_bytes(b"\xff\xfe broken now")
+    report = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    assert "mir.txt" not in load_index(tmp_path / "index").documents
+    assert [path for path, _ in report.failed] == ["mir.txt"] and report.unchanged == 2
+
+
+def test_pages_survive_reuse(tmp_path, tiny_corpus):
+    (tiny_corpus / "skylab.pdf").write_bytes(make_pdf(["Skylab launched in 1973.", "It fell in 1979."]))
+    build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    (tiny_corpus / "mir.txt").write_text("Mir\n\nMir changed, so this build reuses the PDF.")
+    build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    pages = load_index(tmp_path / "index").documents["skylab.pdf"].pages
+    assert [number for number, _ in pages] == [1, 2]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_an_empty_corpus_keeps_the_old_index(tmp_path, tiny_corpus, full):
+    from spaceqa.errors import EmptyCorpusError
+
+    first = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    for path in list(tiny_corpus.rglob("*.txt")):
+        path.unlink()
+    with pytest.raises(EmptyCorpusError):
+        build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams(), full=full)
+    assert load_index(tmp_path / "index").version == first.version

@@ -1,0 +1,81 @@
+"""Reading Markdown, HTML and PDF files into documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pdfs import make_pdf
+from spaceqa.ingest import load_corpus, read_document
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def test_markdown_loses_its_markup_and_keeps_headings_as_text(tmp_path):
+    path = write(tmp_path, "notes.md", "# Skylab\n\nSkylab was the *first* US space station, launched in **1973**.\n\n"
+                 "## Crews\n\n- Three crews visited it.\n- See [the history](https://example.org/skylab) for more.\n\n"
+                 "```\ncode stays as text\n```\n")
+    doc = read_document(path, tmp_path)
+    assert doc.title == "Skylab"
+    assert doc.text.split("\n\n") == [
+        "Skylab",
+        "Skylab was the first US space station, launched in 1973.",
+        "Crews",
+        "Three crews visited it.",
+        "See the history for more.",
+        "code stays as text",
+    ]
+
+
+def test_html_keeps_the_visible_text_only(tmp_path):
+    path = write(tmp_path, "page.html", """<!doctype html><html><head><title>Skylab | Space Museum</title>
+        <style>p { color: red }</style><script>var tracking = 1;</script></head><body>
+        <nav><a href="/">Home</a> <a href="/about">About</a></nav>
+        <div role="banner">Museum of Space</div>
+        <main><h1>Skylab</h1><p>Skylab was the first <em>US</em> space station.</p>
+        <p>It re-entered in 1979 &amp; broke up over Australia.</p><form><button>Subscribe</button></form></main>
+        <footer>Copyright 2024</footer></body></html>""")
+    doc = read_document(path, tmp_path)
+    assert doc.title == "Skylab"
+    assert doc.text == "Skylab\n\nSkylab was the first US space station.\n\nIt re-entered in 1979 & broke up over Australia."
+
+
+def test_html_title_falls_back_to_the_title_element(tmp_path):
+    path = write(tmp_path, "t.htm", "<html><head><title>Mir Facts</title></head><body><p>Mir flew from 1986 to 2001, for fifteen years.</p></body></html>")
+    assert read_document(path, tmp_path).title == "Mir Facts"
+
+
+def test_pdf_pages_are_kept_for_citations(tmp_path):
+    pages = ["Salyut 1 was launched in April 1971.", "", "Its crew returned after 23 days in orbit."]
+    path = write(tmp_path, "salyut.pdf", make_pdf(pages, title="Salyut Programme"))
+    doc = read_document(path, tmp_path)
+    assert doc.title == "Salyut Programme"
+    assert doc.text == "Salyut 1 was launched in April 1971.\n\nIts crew returned after 23 days in orbit."
+    assert doc.pages == ((1, 0), (3, doc.text.index("Its crew")))  # the empty page 2 has no text
+    assert doc.page_at(doc.text.index("April")) == 1 and doc.page_at(doc.text.index("23 days")) == 3
+
+
+def test_unreadable_files_are_named_with_the_reason_and_the_rest_is_read(tmp_path):
+    write(tmp_path, "good.md", "# Good\n\nA readable document with a sentence.")
+    write(tmp_path, "broken.pdf", b"%PDF-1.4\nthis is not really a pdf")
+    write(tmp_path, "latin1.txt", "caf\xe9 au lait".encode("latin-1"))
+    write(tmp_path, "empty.html", "<html><body><script>only code</script></body></html>")
+    write(tmp_path, "slides.pptx", b"PK")
+    scan = load_corpus(tmp_path)
+    assert [d.doc_id for d in scan.documents] == ["good.md"]
+    failed = dict(scan.failed)
+    assert set(failed) == {"broken.pdf", "latin1.txt", "empty.html"}
+    assert "PDF" in failed["broken.pdf"] and "UTF-8" in failed["latin1.txt"] and "no text" in failed["empty.html"]
+    assert dict(scan.skipped) == {"slides.pptx": "unsupported file type .pptx"}
+
+
+@pytest.mark.parametrize("name", ["a.txt", "a.md", "a.html", "a.pdf"])
+def test_every_supported_type_gets_an_id_and_hash(tmp_path, name):
+    content = make_pdf(["Plain words in a sentence."]) if name.endswith(".pdf") else "Plain words in a sentence."
+    doc = read_document(write(tmp_path, name, content), tmp_path)
+    assert doc.doc_id == name and len(doc.sha256) == 64 and "Plain words in a sentence." in doc.text
