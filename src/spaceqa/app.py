@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, api, security, web
+from . import admin, api, observability, security, web
 from .config import Settings
 from .embed import Embedder
 from .pipeline import open_engine
@@ -40,4 +40,5 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     app.register_blueprint(web.bp)
     api.register_error_handlers(app)
     security.init_app(app)
+    observability.init_app(app)
     return app

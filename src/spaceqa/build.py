@@ -51,13 +51,15 @@ class BuildReport:
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    published: bool = True  # False when nothing had changed and the live version stays
 
     def summary(self) -> str:
         rate = self.embedded_chunks / self.seconds if self.seconds else 0.0
+        outcome = f"version {self.version}" if self.published else f"up to date, version {self.version} stays"
         return (
             f"indexed {self.indexed}, unchanged {self.unchanged}, removed {self.removed}, skipped {len(self.skipped)}, "
             f"failed {len(self.failed)} documents; {self.documents} documents, {self.chunks} chunks "
-            f"({self.embedded_chunks} embedded) in {self.seconds:.1f}s ({rate:.1f} chunks/s); version {self.version}"
+            f"({self.embedded_chunks} embedded) in {self.seconds:.1f}s ({rate:.1f} chunks/s); {outcome}"
         )
 
     def to_dict(self) -> dict:
@@ -75,6 +77,9 @@ def build_index(
         old_hashes = previous.manifest.documents if previous else {}
         unchanged = [doc_id for doc_id, sha in fingerprint.items() if old_hashes.get(doc_id) == sha]
         scan = load_corpus(corpus_dir, only=set(fingerprint) - set(unchanged))
+        if previous is not None and not scan.documents and set(unchanged) == set(old_hashes):
+            # Nothing to change: publishing an identical version would only make servers reload.
+            return _report(previous.version, previous, fresh=[], unchanged=unchanged, removed=0, scan=scan, started=started, published=False)
         fresh = [prepare_document(doc, params) for doc in scan.documents]
         _embed(fresh, embedder, progress)
         prepared = {p.document.doc_id: p for p in fresh}
@@ -84,18 +89,24 @@ def build_index(
         # The corpus scan's order, whatever was reused: the same index as a full build.
         content = assemble([prepared[doc_id] for doc_id in fingerprint if doc_id in prepared])
         manifest = write_index(index_dir, content, model=embedder.name, chunking=params.to_dict())
+    removed = len(old_hashes.keys() - fingerprint.keys())
+    return _report(manifest.version, content, fresh=fresh, unchanged=unchanged, removed=removed, scan=scan, started=started, published=True)
+
+
+def _report(version, content, *, fresh, unchanged, removed, scan, started, published) -> BuildReport:
     return BuildReport(
-        version=manifest.version,
+        version=version,
         documents=len(content.documents),
         indexed=len(fresh),
         unchanged=len(unchanged),
-        removed=len(old_hashes.keys() - fingerprint.keys()),
+        removed=removed,
         chunks=len(content.chunks),
         embedded_chunks=sum(len(p.chunks) for p in fresh),
         sentences=len(content.sentences),
         seconds=time.perf_counter() - started,
         skipped=scan.skipped,
         failed=scan.failed,
+        published=published,
     )
 
 

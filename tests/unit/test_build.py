@@ -59,6 +59,9 @@ def test_only_new_and_changed_documents_are_embedded(tmp_path, tiny_corpus):
     embedder.texts = 0
     again = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
     assert embedder.texts == 0 and again.indexed == 0 and again.unchanged == 3 and again.embedded_chunks == 0
+    # Nothing changed: no new version, so running servers have nothing to reload.
+    assert again.published is False and again.version == first.version and "up to date" in again.summary()
+    assert load_index(tmp_path / "index").version == first.version
 
     (tiny_corpus / "apollo.txt").write_text("The Apollo Program\n\nApollo 11 landed on the Moon in July 1969.")
     changed = build_index(tiny_corpus, tmp_path / "index", embedder, ChunkParams())
