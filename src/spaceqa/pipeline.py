@@ -14,6 +14,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from .answer import Calibration, Reader, Reading
 from .build import build_index, index_problem
 from .config import Settings
