@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, api, observability, security, web
+from . import admin, api, observability, openapi, security, web
 from .config import Settings
 from .embed import Embedder
 from .pipeline import open_engine
@@ -41,4 +41,5 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     api.register_error_handlers(app)
     security.init_app(app)
     observability.init_app(app)
+    openapi.init_app(app)
     return app

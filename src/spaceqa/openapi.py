@@ -1,0 +1,235 @@
+"""The OpenAPI 3.1 description of the JSON API, served at ``GET /openapi.json``.
+
+Written by hand as data, next to the code it describes; tests/unit/test_openapi.py holds the
+two in step (every route of the app is here with its methods, every path here is a route, and
+the documented fields are the ones the responses carry).  Limits are filled in from the app's
+settings, so the description states the limits this server enforces.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from .api import DEFAULT_TOP_K, MAX_TOP_K
+
+bp = Blueprint("openapi", __name__)
+
+# Routes of the web page, not of the API: the test that holds the spec to the app skips these.
+PAGE_ROUTES = frozenset({"/", "/view/<path:doc_id>", "/static/<path:filename>"})
+
+ERROR_CODES = [
+    "malformed_json", "unsupported_media_type", "invalid_body", "missing_question", "invalid_question",
+    "empty_question", "question_too_long", "invalid_history", "invalid_top_k", "document_not_found",
+    "not_found", "method_not_allowed", "request_entity_too_large", "internal_error",
+]
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return {"$ref": f"#/components/responses/{description}"}
+
+
+def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int) -> dict:
+    """The OpenAPI document for a server with these limits."""
+    from . import __version__  # here, not at import: spaceqa/__init__ imports the app, which imports us
+    offset = {"type": "integer", "minimum": 0}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "SpaceQA",
+            "version": __version__,
+            "summary": "Offline extractive question answering over a folder of documents.",
+            "description": (
+                "Answers are spans copied verbatim from a document, with character offsets into the "
+                "document text served by `GET /documents/{doc_id}`. Every error has the shape "
+                "`{\"error\": {\"code\", \"message\"}}`."
+            ),
+        },
+        "paths": {
+            "/ask": {
+                "post": {
+                    "operationId": "ask",
+                    "summary": "Answer a question from the documents",
+                    "requestBody": {
+                        "required": True,
+                        "description": f"A JSON object; bodies over {max_body_bytes} bytes are refused (413).",
+                        "content": {"application/json": {"schema": _ref("AskRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("AskResponse"), "The answers, best first; `answer` is null when the documents do not answer."),
+                        "400": _error("BadRequest"),
+                        "413": _error("TooLarge"),
+                        "415": _error("UnsupportedMediaType"),
+                        "500": _error("InternalError"),
+                    },
+                }
+            },
+            "/documents/{doc_id}": {
+                "get": {
+                    "operationId": "getDocument",
+                    "summary": "One document's cleaned text, which all answer offsets point into",
+                    "parameters": [
+                        {
+                            "name": "doc_id",
+                            "in": "path",
+                            "required": True,
+                            "description": "The document's path relative to the corpus folder; it may contain `/` (e.g. `notes/mir.txt`).",
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Document"), "The document."),
+                        "404": _error("NotFound"),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness, and the index being served",
+                    "responses": {"200": _json(_ref("Health"), "The server is up and serving this index.")},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics in the text exposition format 0.0.4",
+                    "description": (
+                        "`spaceqa_http_requests_total{method,route,status}`, "
+                        "`spaceqa_http_request_duration_seconds{method,route}` (histogram), "
+                        "`spaceqa_index_info{version}`, `spaceqa_index_documents`, `spaceqa_index_chunks`, "
+                        "and the process's `process_*` metrics."
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "The metrics.",
+                            "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This description of the API",
+                    "responses": {"200": _json({"type": "object"}, "An OpenAPI 3.1 document.")},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "AskRequest": {
+                    "type": "object",
+                    "required": ["question"],
+                    "properties": {
+                        "question": {
+                            "type": "string", "minLength": 1, "maxLength": max_question_chars,
+                            "description": "The question; surrounding white space is ignored. Control characters other than tab and line breaks are refused.",
+                        },
+                        "history": {
+                            "type": "array", "maxItems": max_history, "default": [],
+                            "items": {"type": "string", "maxLength": max_question_chars},
+                            "description": "Earlier questions of this chat, oldest first; makes follow-ups work.",
+                        },
+                        "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K, "description": "How many answers to return."},
+                    },
+                },
+                "AskResponse": {
+                    "type": "object",
+                    "required": ["question", "answer", "answers", "took_ms"],
+                    "properties": {
+                        "question": {"type": "string"},
+                        "answer": {"type": ["string", "null"], "description": "The top answer's text, or null when its score is below the minimum: the documents do not answer."},
+                        "answers": {"type": "array", "items": _ref("Answer"), "description": "Best first, at most top_k, one per distinct sentence."},
+                        "took_ms": {"type": "number", "minimum": 0},
+                    },
+                },
+                "Answer": {
+                    "type": "object",
+                    "description": "A span copied verbatim: `text == document.text[start:end]`, likewise for sentence and passage.",
+                    "required": [
+                        "text", "sentence", "score", "doc_id", "title", "start", "end",
+                        "sentence_start", "sentence_end", "passage", "passage_start", "passage_end", "page",
+                    ],
+                    "properties": {
+                        "text": {"type": "string", "description": "The short answer; the whole sentence when no short span was identified."},
+                        "sentence": {"type": "string", "description": "The sentence the answer was copied from."},
+                        "score": {"type": "number", "minimum": 0, "maximum": 1, "description": "Calibrated confidence."},
+                        "doc_id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "start": offset,
+                        "end": offset,
+                        "sentence_start": offset,
+                        "sentence_end": offset,
+                        "passage": {"type": "string", "description": "The retrieved passage around the sentence."},
+                        "passage_start": offset,
+                        "passage_end": offset,
+                        "page": {"type": ["integer", "null"], "minimum": 1, "description": "The page of the sentence in documents with pages (PDF); null otherwise."},
+                    },
+                },
+                "Document": {
+                    "type": "object",
+                    "required": ["doc_id", "title", "text"],
+                    "properties": {"doc_id": {"type": "string"}, "title": {"type": "string"}, "text": {"type": "string"}},
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status", "documents", "chunks", "index_version"],
+                    "properties": {
+                        "status": {"type": "string", "const": "ok"},
+                        "documents": {"type": "integer", "minimum": 0},
+                        "chunks": {"type": "integer", "minimum": 0},
+                        "index_version": {"type": "string"},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string", "examples": ERROR_CODES, "description": "Stable, machine-readable."},
+                                "message": {"type": "string", "description": "For people: what was wrong and how to fix it."},
+                            },
+                        }
+                    },
+                },
+            },
+            "responses": {
+                name: _json(_ref("Error"), description)
+                for name, description in {
+                    "BadRequest": "The request is invalid; `code` says how.",
+                    "NotFound": "No such document (ids are looked up in the index, never on disk).",
+                    "TooLarge": "The body is over the size limit.",
+                    "UnsupportedMediaType": "Send `Content-Type: application/json`.",
+                    "InternalError": "The server failed; the details are in its log, not in the response.",
+                }.items()
+            },
+        },
+    }
+
+
+def init_app(app) -> None:
+    """Serve the description at ``GET /openapi.json``."""
+    app.register_blueprint(bp)
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    settings = current_app.config["SPACEQA_SETTINGS"]
+    return jsonify(
+        spec(
+            max_question_chars=settings.max_question_chars,
+            max_history=settings.max_history,
+            max_body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        )
+    )
