@@ -83,15 +83,19 @@ def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
 @click.option("--port", type=int, help="Port to listen on [SPACEQA_PORT or 8000].")
 @_friendly_errors
 def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, port: int | None) -> None:
-    """Serve the chat page and the JSON API (building the index first when it is missing or stale)."""
+    """Serve the chat page and the JSON API (building the index first when it is missing or stale).
+
+    Each request is logged to stderr as one line: method, path, status, milliseconds.
+    """
     import waitress
 
     from .app import create_app
+    from .serving import waitress_options
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port)
     app = create_app(settings)
     click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads, ident="spaceqa")
+    waitress.serve(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads))
 
 
 @main.command()

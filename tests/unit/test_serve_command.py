@@ -1,0 +1,73 @@
+"""`spaceqa serve` hands waitress its limits and prints one access line per request to stderr.
+
+waitress.serve is replaced by a stand-in that records its options and sends requests through
+the app, so the command runs in-process with the fake embedder and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import waitress
+from click.testing import CliRunner
+
+from spaceqa import app as app_module
+from spaceqa.cli import main
+from spaceqa.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, body_limit
+
+
+@pytest.fixture
+def spaceqa_logger():
+    """The "spaceqa" logger as a fresh process has it, and as it was afterwards.
+
+    The command adds a stderr handler only when the logger has none, so one left by an earlier
+    in-process run (bound to that run's captured stderr) is set aside first.
+    """
+    logger = logging.getLogger("spaceqa")
+    handlers, level = list(logger.handlers), logger.level
+    logger.handlers[:] = []
+    yield logger
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+def test_serve_passes_limits_and_logs_each_request(monkeypatch, tmp_path, tiny_corpus, fake_embedder, spaceqa_logger):
+    real_create_app = app_module.create_app
+    monkeypatch.setattr(app_module, "create_app", lambda settings: real_create_app(settings, embedder=fake_embedder))
+    served = {}
+
+    def fake_serve(app, **options):
+        served.update(options, app=app)
+        client = app.test_client()
+        client.get("/healthz")
+        client.post("/ask", json={"question": ""})
+
+    monkeypatch.setattr(waitress, "serve", fake_serve)
+    result = CliRunner().invoke(
+        main, ["serve", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "index"), "--port", "8123"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    app = served.pop("app")
+    assert served == {
+        "host": "127.0.0.1",
+        "port": 8123,
+        "threads": 8,
+        "max_request_body_size": body_limit(app),
+        "channel_timeout": CHANNEL_TIMEOUT_S,
+        "connection_limit": CONNECTION_LIMIT,
+        "ident": "spaceqa",
+    }
+    access = [line for line in result.stderr.splitlines() if line.startswith(("GET ", "POST "))]
+    assert [line.rsplit(" ", 1)[0] for line in access] == ["GET /healthz 200", "POST /ask 400"]
+    assert all(line.endswith("ms") for line in access)
+    assert result.stdout == ""  # the log goes to stderr only
+
+
+def test_waitress_reads_every_body_a_route_accepts_and_no_more(tmp_path, tiny_corpus, fake_embedder):
+    from spaceqa import create_app
+
+    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "max_upload_bytes": 5_000_000}, embedder=fake_embedder)
+    limit = body_limit(app)
+    assert limit > app.config["MAX_CONTENT_LENGTH"]  # an /ask body over 64 KiB reaches the app: its JSON 413
+    assert 5_000_000 < limit <= 5_000_000 + 128 * 1024  # an upload at the limit fits, with its multipart envelope
