@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -94,7 +95,25 @@ def _question(value) -> str:
         raise InvalidRequestError('"question" is empty', code="empty_question")
     if len(question) > limit:
         raise InvalidRequestError(f'"question" is {len(question)} characters; the limit is {limit}', code="question_too_long")
+    refused = _refused_character(question)
+    if refused:
+        raise InvalidRequestError(f'"question" contains {refused}; remove it and ask again', code="invalid_question")
     return question
+
+
+def _refused_character(text: str) -> str | None:
+    """Describe the first character a question may not hold, or None.
+
+    Control characters (NUL and the like; tab and line breaks are fine) are never part of a
+    question, and a lone surrogate ("\\ud800" in JSON) is not text at all: it cannot be
+    tokenised or even encoded as UTF-8 in the response.  Format characters stay allowed:
+    right-to-left marks and zero-width joiners belong to real text and emoji.
+    """
+    for position, char in enumerate(text):
+        if char not in "\t\n\r" and unicodedata.category(char) in ("Cc", "Cs"):
+            kind = "a lone surrogate" if unicodedata.category(char) == "Cs" else "the control character"
+            return f"{kind} U+{ord(char):04X} at position {position}"
+    return None
 
 
 def _history(value) -> list[str]:
@@ -111,6 +130,9 @@ def _history(value) -> list[str]:
             raise InvalidRequestError(
                 f'"history"[{position}] is {len(entry)} characters; the limit is {limits.max_question_chars}', code="invalid_history"
             )
+        refused = _refused_character(entry.strip())
+        if refused:
+            raise InvalidRequestError(f'"history"[{position}] contains {refused}; remove it', code="invalid_history")
         if entry.strip():
             history.append(entry.strip())
     return history
