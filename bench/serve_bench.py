@@ -1,0 +1,420 @@
+"""Benchmark the service as users run it, and write bench/RESULTS.md.
+
+Usage: python bench/serve_bench.py [--out bench/RESULTS.md] [--squad ../shared/benchmarks/squad/squad-dev.json]
+
+Measures, on this machine, with the real model:
+
+1. Index builds: `spaceqa index` on the bundled corpus, and on the SQuAD paragraphs written as
+   a corpus (when the file exists), each into a temporary index.  Its own chunks/s against
+   raw `model.encode` throughput on the same chunk texts (goal: >= 0.9x), and its peak memory.
+2. `spaceqa serve` over the bundled corpus as a subprocess: the FLOOR (one query embedding,
+   `SentenceTransformerEmbedder().embed([q])`, in this process, same questions, median), /ask
+   p50/p95 over HTTP one request at a time, p50/floor (goal: <= 2x), throughput with 8
+   concurrent clients, and the server's peak memory.
+
+Questions are our own training questions (calibration/), never an evaluation set.  No question
+is sent twice to one server: the engine caches query vectors, so a repeat would measure the
+cache.  The concurrent run uses each question once more with its first space doubled: the
+same tokens, so the same work, but a different text, so no cache hit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "src"))  # this checkout's spaceqa, here and in the subprocesses (ENV)
+
+from ask_latency import DEFAULT_QUESTIONS, WARM_UP  # noqa: E402  (bench/ is on the path as the script's folder)
+
+BUNDLED = PROJECT / "corpus"
+SQUAD = PROJECT.parent / "shared" / "benchmarks" / "squad" / "squad-dev.json"
+CLIENTS = 8
+RAW_REPEATS = 3
+FLOOR_GOAL = 2.0
+BUILD_GOAL = 0.9
+# The subprocesses run this checkout's code, whatever is installed in the environment.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT / "src"), os.environ.get("PYTHONPATH")])), "PYTHONUNBUFFERED": "1"}
+
+
+# --- index builds ------------------------------------------------------------------------
+
+
+def run_measured(args: list[str], log: Path) -> tuple[int, float, int]:
+    """Run ``spaceqa ARGS``; return (exit status, wall seconds, peak RSS in bytes) of that one process."""
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "spaceqa.cli", *args], stdout=out, stderr=subprocess.STDOUT, env=ENV)
+        # wait4 gives this child's own rusage; getrusage(RUSAGE_CHILDREN) would mix all children.
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, time.perf_counter() - started, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+
+
+def build(name: str, corpus: Path, index_dir: Path, scratch: Path) -> dict:
+    log = scratch / f"index-{name}.log"
+    status, wall, peak = run_measured(["index", "--corpus", str(corpus), "--index", str(index_dir)], log)
+    output = log.read_text()
+    if status != 0:
+        sys.exit(f"spaceqa index failed on {corpus}:\n{output}")
+    summary = next(line for line in reversed(output.splitlines()) if "chunks/s" in line)
+    chunks = int(re.search(r"(\d+) chunks\b", summary).group(1))
+    rate = float(re.search(r"\(([\d.]+) chunks/s\)", summary).group(1))
+    print(f"  {name}: {summary}", flush=True)
+    return {"name": name, "corpus": corpus, "index": index_dir, "summary": summary, "chunks": chunks, "rate": rate, "wall": wall, "peak_rss": peak}
+
+
+def raw_encode_rates(index_dir: Path, batch_size: int = 32) -> dict:
+    """``model.encode`` alone on the texts the build embedded: chunks/s on the passages, and on passages + sentences."""
+    from spaceqa.embed import SentenceTransformerEmbedder
+    from spaceqa.index import load_index
+
+    index = load_index(index_dir)
+    passages = [index.documents[c.doc_id].text[c.start : c.end] for c in index.chunks]
+    sentences = [index.sentence_text(i) for i in range(len(index.sentences))]
+    # The very SentenceTransformer spaceqa loads (offline, on the CPU), called directly: its
+    # encode() without our wrapper, so the build is compared with the model alone.
+    model = SentenceTransformerEmbedder()._model
+    model.encode(passages[:batch_size], batch_size=batch_size, normalize_embeddings=True)  # warm-up
+    timings = {}
+    for name, texts in {"passages": passages, "passages+sentences": passages + sentences}.items():
+        runs = []
+        for _ in range(RAW_REPEATS):  # a small corpus encodes in a second or two: take the median of a few
+            started = time.perf_counter()
+            model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+            runs.append(time.perf_counter() - started)
+        timings[name] = statistics.median(runs)
+    return {
+        "passages": len(passages),
+        "sentences": len(sentences),
+        "rate_passages": len(passages) / timings["passages"],
+        "rate_all": len(passages) / timings["passages+sentences"],  # chunks/s when sentences are embedded too, as the build does
+    }
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`spaceqa serve` as a subprocess, its stderr kept in a file."""
+
+    def __init__(self, corpus: Path, index_dir: Path, log: Path) -> None:
+        self.port = free_port()
+        self.log = log
+        self._out = open(log, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "spaceqa.cli", "serve", "--corpus", str(corpus), "--index", str(index_dir), "--port", str(self.port)],
+            stdout=self._out, stderr=subprocess.STDOUT, env=ENV,
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"spaceqa serve exited:\n{log.read_text()}")
+            try:
+                if self.get("/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.25)
+        self.stop()
+        sys.exit("spaceqa serve did not become healthy in 5 minutes")
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def peak_rss(self) -> int:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self._out.close()
+
+
+def ask(connection: http.client.HTTPConnection, question: str) -> tuple[float, float]:
+    """One /ask on a kept-alive connection; (client ms, the server's took_ms)."""
+    body = json.dumps({"question": question})
+    started = time.perf_counter()
+    connection.request("POST", "/ask", body=body, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    payload = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        raise RuntimeError(f"/ask answered {response.status} to {question!r}: {payload[:200]!r}")
+    return elapsed, json.loads(payload)["took_ms"]
+
+
+def concurrent(port: int, questions: list[str], clients: int) -> tuple[float, list[float], int]:
+    """Send every question once from ``clients`` threads; (wall seconds, latencies ms, errors)."""
+    pending = list(reversed(questions))
+    guard = threading.Lock()
+    latencies: list[float] = []
+    errors = [0]
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with guard:
+                if not pending:
+                    break
+                question = pending.pop()
+            try:
+                elapsed, _ = ask(connection, question)
+                with guard:
+                    latencies.append(elapsed)
+            except Exception:
+                with guard:
+                    errors[0] += 1
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies, errors[0]
+
+
+def embed_ms(embedder, question: str) -> float:
+    started = time.perf_counter()
+    embedder.embed([question])
+    return (time.perf_counter() - started) * 1000
+
+
+def paired(port: int, questions: list[str]) -> tuple[list[float], list[float], list[float], list[float]]:
+    """The FLOOR back to back, then each question's FLOOR followed by its /ask.
+
+    Returns (back-to-back floor ms, paired floor ms, client ms, server took_ms).  The FLOOR is
+    one query embedding with the model the server uses, in this process, while the server
+    idles.  Back to back, the model runs warm; paired with the requests, it runs as the
+    server's does, between other work, and a slower spell of a shared machine weighs on both
+    sides of the ratio alike.
+    """
+    from spaceqa.embed import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    for question in WARM_UP:
+        embedder.embed([question])
+    warm_ms = [embed_ms(embedder, question) for question in questions]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    floor_ms, client_ms, took_ms = [], [], []
+    for question in questions:
+        floor_ms.append(embed_ms(embedder, question))
+        elapsed, took = ask(connection, question)
+        client_ms.append(elapsed)
+        took_ms.append(took)
+    connection.close()
+    return warm_ms, floor_ms, client_ms, took_ms
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = ""
+    try:
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, AttributeError):
+        pass
+    import torch
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
+
+
+def revision() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT, capture_output=True, text=True).stdout.strip()
+        return commit + (" with uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def write_report(out: Path, r: dict) -> None:
+    warm_ratio, ratio = r["p50"] / r["warm_p50"], r["p50"] / r["floor_p50"]
+    rows = [
+        ("FLOOR: one query embedding, back to back, median", f"{r['warm_p50']:.1f} ms (p95 {r['warm_p95']:.1f} ms)", ""),
+        ("FLOOR: one query embedding, each just before its /ask, median", f"{r['floor_p50']:.1f} ms (p95 {r['floor_p95']:.1f} ms)", ""),
+        ("/ask over HTTP, one at a time, p50", f"{r['p50']:.1f} ms", ""),
+        ("/ask over HTTP, one at a time, p95", f"{r['p95']:.1f} ms", ""),
+        ("/ask p50 / FLOOR (back to back)", f"{warm_ratio:.2f}x", f"<= {FLOOR_GOAL:.0f}x: {verdict(warm_ratio <= FLOOR_GOAL)}"),
+        ("/ask p50 / FLOOR (just before each /ask)", f"{ratio:.2f}x", f"<= {FLOOR_GOAL:.0f}x: {verdict(ratio <= FLOOR_GOAL)}"),
+        ("server's own `took_ms`, p50 (engine only)", f"{r['took_p50']:.1f} ms", ""),
+        (f"throughput, {CLIENTS} concurrent clients", f"{r['throughput']:.1f} requests/s ({r['load_n']} requests, {r['load_errors']} errors)", ""),
+        (f"/ask latency under {CLIENTS} clients, p50 / p95", f"{r['load_p50']:.0f} ms / {r['load_p95']:.0f} ms", ""),
+        ("peak memory (max RSS), `spaceqa serve`", mib(r["serve_rss"]), ""),
+    ]
+    for b in r["builds"]:
+        build_ratio = b["rate"] / b["raw"]["rate_passages"]
+        rows += [
+            (f"index build, {b['name']} ({b['chunks']} chunks, {b['raw']['sentences']} sentences)", f"{b['rate']:.1f} chunks/s", ""),
+            (f"raw `model.encode` on the same chunk texts, {b['name']}", f"{b['raw']['rate_passages']:.1f} chunks/s", ""),
+            (f"build / raw encode, {b['name']}", f"{build_ratio:.2f}x", f">= {BUILD_GOAL}x: {verdict(build_ratio >= BUILD_GOAL)}"),
+            (
+                f"raw encode of passages + sentences (all the build embeds), {b['name']}",
+                f"{b['raw']['rate_all']:.1f} chunks/s (build / this: {b['rate'] / b['raw']['rate_all']:.2f}x)",
+                "",
+            ),
+            (f"peak memory (max RSS), `spaceqa index`, {b['name']}", mib(b["peak_rss"]), ""),
+        ]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {r['date']} by `bench/serve_bench.py` at commit {r['revision']}.",
+        "",
+        f"Machine: {r['machine']}.",
+        "",
+        "| measure | value | goal |",
+        "|---|---|---|",
+        *[f"| {name} | {value} | {goal} |" for name, value, goal in rows],
+        "",
+        "## How it was measured",
+        "",
+        f"- Questions: the {r['n_questions']} distinct questions of `calibration/bundled.jsonl` and "
+        "`calibration/general/questions.jsonl` (our own training questions), asked over the bundled corpus.",
+        "- FLOOR: `SentenceTransformerEmbedder().embed([question])` in the benchmark process, once per "
+        "question, after a warm-up: the least an /ask can cost, since every new question needs one query embedding.",
+        "- /ask p50/p95: each question once, one at a time, over one kept-alive HTTP connection, "
+        "after three warm-up questions; the engine caches query vectors, so no question is repeated. "
+        "The FLOOR is measured twice: back to back over all questions (the model warm, the stricter "
+        "ratio), and for each question just before its /ask (the server idle meanwhile), as the server "
+        "itself embeds, between other work, and in the same state of the machine as the request.",
+        f"- Throughput: {CLIENTS} threads, each with its own kept-alive connection, send every question once "
+        "more with its first space doubled (same tokens and work, no cache hit); requests / wall time.",
+        "- Index build: `spaceqa index` into an empty temporary index; chunks/s as it reports (its own "
+        "timing: reading, chunking, tagging, embedding passages and sentences, writing). Raw encode: "
+        "`SentenceTransformer.encode` (batch 32, normalised) on the passages of that index, in the "
+        f"benchmark process, median of {RAW_REPEATS} runs; the extra row adds the sentences, which the build embeds too. "
+        "Builds are timed once each: on this machine, runs of the whole benchmark differ by 10–20 % in the build rows.",
+        "- Peak memory: `os.wait4` rusage of each `spaceqa index` process; VmHWM of the `spaceqa serve` "
+        "process at the end of its run.",
+        f"- Access log: {r['access_lines']} `POST /ask 200 …ms` lines on the server's stderr for {r['asks_sent']} /ask requests sent.",
+        "",
+        "## Commands",
+        "",
+        "```sh",
+        ".venv/bin/python bench/serve_bench.py            # everything above; rewrites bench/RESULTS.md",
+        ".venv/bin/python bench/ask_latency.py --url http://127.0.0.1:8000   # p50/p95 against a server already running",
+        "```",
+        "",
+        "Builds and servers use temporary folders; nothing in `index/` is touched. The SQuAD rows "
+        "appear when `../shared/benchmarks/squad/squad-dev.json` exists.",
+        "",
+    ]
+    out.write_text("\n".join(lines), encoding="utf-8")
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def load_questions(paths: list[Path]) -> list[str]:
+    questions = [json.loads(line)["question"] for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q for q in dict.fromkeys(questions) if q not in WARM_UP]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark spaceqa serve and spaceqa index; write bench/RESULTS.md.")
+    parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "RESULTS.md")
+    parser.add_argument("--squad", type=Path, default=SQUAD)
+    args = parser.parse_args()
+    questions = load_questions(DEFAULT_QUESTIONS)
+    variants = [q.replace(" ", "  ", 1) for q in questions]
+    results: dict = {"date": datetime.date.today().isoformat(), "machine": machine(), "revision": revision(), "n_questions": len(questions)}
+
+    with tempfile.TemporaryDirectory(prefix="spaceqa-bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        print("index builds", flush=True)
+        corpora = [("bundled corpus", BUNDLED)]
+        if args.squad.exists():
+            from spaceqa.evaluate import squad_documents
+
+            squad_corpus = scratch / "squad-corpus"
+            squad_corpus.mkdir()
+            for name, text in squad_documents(args.squad).items():
+                (squad_corpus / name).write_text(text, encoding="utf-8")
+            corpora.append(("SQuAD paragraphs", squad_corpus))
+        builds = [build(name, corpus, scratch / f"index-{n}", scratch) for n, (name, corpus) in enumerate(corpora)]
+        for b in builds:
+            b["raw"] = raw_encode_rates(b["index"])
+            print(f"  raw encode {b['name']}: {b['raw']['rate_passages']:.1f} chunks/s on passages", flush=True)
+        results["builds"] = builds
+
+        print("serve", flush=True)
+        server = Server(BUNDLED, builds[0]["index"], scratch / "serve.log")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            for question in WARM_UP:  # first-request costs (lazy imports, allocator) are not what we measure
+                ask(connection, question)
+            connection.close()
+            warm_ms, floor_ms, latencies, took = paired(server.port, questions)
+            wall, load_latencies, load_errors = concurrent(server.port, variants, CLIENTS)
+            results["serve_rss"] = server.peak_rss()
+        finally:
+            server.stop()
+        log = server.log.read_text()
+
+    results.update(
+        warm_p50=statistics.median(warm_ms), warm_p95=p95(warm_ms),
+        floor_p50=statistics.median(floor_ms), floor_p95=p95(floor_ms),
+        p50=statistics.median(latencies), p95=p95(latencies), took_p50=statistics.median(took),
+        throughput=len(load_latencies) / wall, load_n=len(variants), load_errors=load_errors,
+        load_p50=statistics.median(load_latencies), load_p95=p95(load_latencies),
+        access_lines=len(re.findall(r"^POST /ask 200 [\d.]+ms$", log, flags=re.M)),
+        asks_sent=len(WARM_UP) + len(questions) + len(variants),
+    )
+    write_report(args.out, results)
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
