@@ -39,7 +39,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))  # this checkout's spaceqa, here and in the subprocesses (ENV)
 
-from ask_latency import DEFAULT_QUESTIONS, WARM_UP  # noqa: E402  (bench/ is on the path as the script's folder)
+from ask_latency import DEFAULT_QUESTIONS, WARM_UP  # bench/ is on the path: the script's own folder
 
 BUNDLED = PROJECT / "corpus"
 SQUAD = PROJECT.parent / "shared" / "benchmarks" / "squad" / "squad-dev.json"
@@ -266,7 +266,7 @@ def machine() -> str:
 def revision() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT, capture_output=True, text=True, check=False).stdout.strip()
         return commit + (" with uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -409,7 +409,7 @@ def main() -> None:
         p50=statistics.median(latencies), p95=p95(latencies), took_p50=statistics.median(took),
         throughput=len(load_latencies) / wall, load_n=len(variants), load_errors=load_errors,
         load_p50=statistics.median(load_latencies), load_p95=p95(load_latencies),
-        access_lines=len(re.findall(r"^POST /ask 200 [\d.]+ms$", log, flags=re.M)),
+        access_lines=len(re.findall(r"^POST /ask 200 [\d.]+ms$", log, flags=re.MULTILINE)),
         asks_sent=len(WARM_UP) + len(questions) + len(variants),
     )
     write_report(args.out, results)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from waitress import wasyncore
 from waitress.server import create_server
