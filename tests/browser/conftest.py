@@ -43,8 +43,8 @@ def live_server(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp("browser")
     corpus = write_browser_corpus(root / "corpus")
     app = create_app({"corpus_dir": corpus, "index_dir": root / "index"}, embedder=HashEmbedder())
-    with serve_in_thread(app) as base_url:
-        yield base_url
+    with serve_in_thread(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")

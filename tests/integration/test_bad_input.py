@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TINY_DOCUMENTS, write_corpus
 from fakes import HashEmbedder
-from live_server import raw_request, serve_in_thread
+from servers import raw_request, serve_in_thread
 
 SECRET = "TOP-SECRET-d41d8cd98f00"  # the content of ../secret.txt, beside the corpus folder
 OUTSIDE_MARKERS = [SECRET, "root:x:0:0", "[build-system]"]  # the secret, /etc/passwd, pyproject.toml

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import TINY_DOCUMENTS, write_corpus
 from fakes import HashEmbedder
-from live_server import serve_in_thread
+from servers import serve_in_thread
 
 CLIENTS = 8
 REQUESTS_PER_CLIENT = 60
