@@ -21,6 +21,9 @@ ERROR_CODES = [
     "malformed_json", "unsupported_media_type", "invalid_body", "missing_question", "invalid_question",
     "empty_question", "question_too_long", "invalid_history", "invalid_top_k", "document_not_found",
     "not_found", "method_not_allowed", "request_entity_too_large", "internal_error",
+    # document management (admin token)
+    "admin_disabled", "unauthorized", "missing_file", "invalid_filename", "unsupported_type", "empty_document",
+    "unreadable_document", "document_exists", "last_document",
 ]
 
 
@@ -36,7 +39,17 @@ def _error(description: str) -> dict:
     return {"$ref": f"#/components/responses/{description}"}
 
 
-def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int) -> dict:
+_DOC_ID = {
+    "name": "doc_id",
+    "in": "path",
+    "required": True,
+    "description": "The document's path relative to the corpus folder; it may contain `/` (e.g. `notes/mir.txt`).",
+    "schema": {"type": "string"},
+}
+_ADMIN_ERRORS = {"401": _error("Unauthorized"), "403": _error("AdminDisabled"), "500": _error("InternalError")}
+
+
+def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_upload_bytes: int = 0) -> dict:
     """The OpenAPI document for a server with these limits."""
     from . import __version__  # here, not at import: spaceqa/__init__ imports the app, which imports us
     offset = {"type": "integer", "minimum": 0}
@@ -75,19 +88,68 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int) -> d
                 "get": {
                     "operationId": "getDocument",
                     "summary": "One document's cleaned text, which all answer offsets point into",
-                    "parameters": [
-                        {
-                            "name": "doc_id",
-                            "in": "path",
-                            "required": True,
-                            "description": "The document's path relative to the corpus folder; it may contain `/` (e.g. `notes/mir.txt`).",
-                            "schema": {"type": "string"},
-                        }
-                    ],
+                    "parameters": [_DOC_ID],
                     "responses": {
                         "200": _json(_ref("Document"), "The document."),
                         "404": _error("NotFound"),
                     },
+                },
+                "delete": {
+                    "operationId": "deleteDocument",
+                    "summary": "Remove a document from the corpus and reindex (admin token)",
+                    "security": [{"adminToken": []}],
+                    "parameters": [_DOC_ID],
+                    "responses": {
+                        "200": _json(_ref("Deleted"), "Removed, and the index rebuilt without it."),
+                        "404": _error("NotFound"),
+                        "409": _error("Conflict"),
+                        **_ADMIN_ERRORS,
+                    },
+                },
+            },
+            "/documents": {
+                "post": {
+                    "operationId": "addDocument",
+                    "summary": "Add a document to the corpus and reindex (admin token)",
+                    "description": (
+                        "Send the file as the multipart field `file`, or as the raw body with `?filename=`. "
+                        "Names are plain file names (letters, digits, `.`, `-`, `_`, spaces) of a supported type: "
+                        ".txt, .md, .markdown, .html, .htm, .pdf. The upload is read back before it is kept; "
+                        "a rejected upload leaves no file."
+                    ),
+                    "security": [{"adminToken": []}],
+                    "parameters": [
+                        {"name": "filename", "in": "query", "required": False, "schema": {"type": "string"}, "description": "The file name, for a raw-body upload."},
+                        {"name": "overwrite", "in": "query", "required": False, "schema": {"type": "boolean", "default": False}, "description": "Replace a document of the same name."},
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "description": f"The document; at most {max_upload_bytes} bytes (413 above).",
+                        "content": {
+                            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                            "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}},
+                        },
+                    },
+                    "responses": {
+                        "201": _json(_ref("Added"), "Added, and the index rebuilt with it."),
+                        "400": _error("BadRequest"),
+                        "409": _error("Conflict"),
+                        "413": _error("TooLarge"),
+                        "415": _error("UnsupportedMediaType"),
+                        "422": _error("Unreadable"),
+                        **_ADMIN_ERRORS,
+                    },
+                }
+            },
+            "/admin/reindex": {
+                "post": {
+                    "operationId": "reindex",
+                    "summary": "Rebuild the index from the corpus on disk (admin token)",
+                    "security": [{"adminToken": []}],
+                    "parameters": [
+                        {"name": "full", "in": "query", "required": False, "schema": {"type": "boolean", "default": False}, "description": "Re-embed every document instead of only the new and changed ones."}
+                    ],
+                    "responses": {"200": _json(_ref("BuildReport"), "The build report; the server now serves the new index."), **_ADMIN_ERRORS},
                 }
             },
             "/healthz": {
@@ -189,6 +251,39 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int) -> d
                         "index_version": {"type": "string"},
                     },
                 },
+                "BuildReport": {
+                    "type": "object",
+                    "required": ["version", "documents", "indexed", "unchanged", "removed", "chunks", "embedded_chunks", "sentences", "seconds", "skipped", "failed", "published"],
+                    "properties": {
+                        "version": {"type": "string", "description": "The index version now live."},
+                        "documents": {"type": "integer", "minimum": 0},
+                        "indexed": {"type": "integer", "minimum": 0, "description": "Documents read and embedded: new or changed."},
+                        "unchanged": {"type": "integer", "minimum": 0, "description": "Documents whose stored vectors were reused."},
+                        "removed": {"type": "integer", "minimum": 0},
+                        "chunks": {"type": "integer", "minimum": 0},
+                        "embedded_chunks": {"type": "integer", "minimum": 0},
+                        "sentences": {"type": "integer", "minimum": 0},
+                        "seconds": {"type": "number", "minimum": 0},
+                        "skipped": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}]}, "description": "[file, reason]: not a supported type."},
+                        "failed": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}]}, "description": "[file, reason]: supported but unreadable."},
+                        "published": {"type": "boolean", "description": "False when nothing had changed and the live version stays."},
+                    },
+                },
+                "Added": {
+                    "type": "object",
+                    "required": ["doc_id", "title", "replaced", "index"],
+                    "properties": {
+                        "doc_id": {"type": "string"},
+                        "title": {"type": ["string", "null"]},
+                        "replaced": {"type": "boolean"},
+                        "index": _ref("BuildReport"),
+                    },
+                },
+                "Deleted": {
+                    "type": "object",
+                    "required": ["doc_id", "deleted", "index"],
+                    "properties": {"doc_id": {"type": "string"}, "deleted": {"type": "boolean", "const": True}, "index": _ref("BuildReport")},
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -212,8 +307,13 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int) -> d
                     "TooLarge": "The body is over the size limit.",
                     "UnsupportedMediaType": "Send `Content-Type: application/json`.",
                     "InternalError": "The server failed; the details are in its log, not in the response.",
+                    "Unauthorized": "Send the admin token as `Authorization: Bearer <token>`.",
+                    "AdminDisabled": "Document management is off: the server has no SPACEQA_ADMIN_TOKEN.",
+                    "Conflict": "The change would clash: the name exists (use `?overwrite=true`), or it is the last document.",
+                    "Unreadable": "The file is of a supported type but cannot be read; the message says why.",
                 }.items()
             },
+            "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "SPACEQA_ADMIN_TOKEN"}},
         },
     }
 
@@ -231,5 +331,6 @@ def openapi_json():
             max_question_chars=settings.max_question_chars,
             max_history=settings.max_history,
             max_body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+            max_upload_bytes=settings.max_upload_bytes,
         )
     )
