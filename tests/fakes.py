@@ -23,6 +23,11 @@ class HashEmbedder:
         self.dimension = dimension
         self.calls = 0
 
+    def embed_with_spans(self, texts, spans, *, show_progress: bool = False):
+        """Span vectors are the spans' own text vectors: no context, but the same interface."""
+        span_vectors = [list(self.embed([text[s:e] for s, e in row])) if row else [] for text, row in zip(texts, spans)]
+        return self.embed(texts), span_vectors
+
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         self.calls += 1
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)

@@ -10,9 +10,8 @@ for any question and any corpus:
   sentence may say "he" where the question names the person;
 * ``phrase_coverage``: the share of the question's consecutive term pairs the sentence
   also has in a row ("first American", "Space Station"): word order, which coverage ignores;
-* ``sentence_cosine`` and ``window_cosine``: dense similarity of the question with the
-  sentence, and with the sentence and its neighbours (the normalised sum of their vectors:
-  no extra embedding);
+* ``sentence_cosine``: dense similarity of the question with the sentence, whose vector was
+  pooled from its passage's tokens, so it carries the passage's context;
 * ``passage_score``: how its passage ranked in the fused dense + BM25 passage retrieval,
   relative to the best passage (1 for the top passage);
 * ``typed_span``: how well the sentence's best span fits what the question asks for.
@@ -25,6 +24,8 @@ turns them into the probability that the sentence holds the answer: the ``score`
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +34,16 @@ import numpy as np
 from .index import LoadedIndex
 from .records import Answer
 from .retrieve import Candidate
-from .spans import best_span, expect, question_focus
+from .spans import SentenceAnalysis, analyse_sentence, best_span, expect, question_focus
 from .text import terms
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FEATURES = (
-    "coverage", "window_coverage", "phrase_coverage", "sentence_cosine", "window_cosine", "passage_score", "typed_span", "covered_span", "cosine_gap", "coverage_gap",
+    "coverage", "window_coverage", "phrase_coverage", "sentence_cosine", "passage_score", "typed_span", "covered_span", "cosine_gap", "coverage_gap",
 )
+# Sentences whose span analysis is kept between questions (a few KB each): every sentence of a
+# corpus of this size, and the most recently read ones of a larger corpus.
+ANALYSES_KEPT = 50_000
 CONTEXT_TERM_WEIGHT = 0.3  # terms from earlier turns help, but count for less than the question's own
 SPAN_SCORE_SCALE = 2.0  # a span scoring this much (type, novelty, head noun, proximity all agree) counts fully
 
@@ -80,12 +84,14 @@ class Reader:
         self.calibration = calibration or Calibration.load()
         self.sentences_to_read = sentences_to_read
         self._max_idf = max(index.idf.values(), default=1.0)
+        self._analyses: OrderedDict[int, SentenceAnalysis] = OrderedDict()
+        self._analyses_lock = threading.Lock()
 
     def answers(self, readings: list[Reading]) -> list[Answer]:
         """The extractive answers of these readings, with text, offsets and citation."""
         return [self._answer(reading) for reading in readings]
 
-    def readings(self, question: str, candidates: list[Candidate], *, context: str = "", query_vector: np.ndarray | None = None) -> list[Reading]:
+    def readings(self, question: str, candidates: list[Candidate], *, context: str = "") -> list[Reading]:
         """Score the candidate sentences; best first, one per distinct sentence text."""
         expectation = expect(question)
         focus_terms = terms(question_focus(question))
@@ -99,9 +105,7 @@ class Reader:
 
         readings = []
         for candidate in candidates[: self.sentences_to_read]:
-            sentence = self.index.sentence_text(candidate.sentence_id)
-            tokens = self.index.sentence_tokens(candidate.sentence_id)
-            span = best_span(sentence, tokens, expectation, question_weights, avoid_terms=context_terms)
+            span = best_span(self._analysis(candidate.sentence_id), expectation, question_weights, avoid_terms=context_terms)
             own = self.index.sentence_terms(candidate.sentence_id)
             window = self._window_terms(candidate.sentence_id)
             features = {
@@ -109,7 +113,6 @@ class Reader:
                 "window_coverage": sum(w for t, w in weights.items() if t in window) / total_weight,
                 "phrase_coverage": _share(bigram_weights, self.index.sentence_bigrams(candidate.sentence_id), total_bigram_weight),
                 "sentence_cosine": candidate.sentence_cosine,
-                "window_cosine": self._window_cosine(candidate, query_vector),
                 "passage_score": candidate.passage_score,
                 "typed_span": min(1.0, span.score / SPAN_SCORE_SCALE) if span else 0.0,
             }
@@ -149,11 +152,19 @@ class Reader:
             page=doc.page_at(sentence.start),
         )
 
-    def _window_cosine(self, candidate: Candidate, query_vector: np.ndarray | None) -> float:
-        if query_vector is None:
-            return candidate.sentence_cosine
-        window = self.index.sentence_vectors[self._neighbours(candidate.sentence_id)].sum(axis=0)
-        return float(window @ query_vector / (np.linalg.norm(window) or 1.0))
+    def _analysis(self, sentence_id: int) -> SentenceAnalysis:
+        """The sentence's question-independent analysis, computed on first use and kept (LRU)."""
+        with self._analyses_lock:
+            analysis = self._analyses.get(sentence_id)
+            if analysis is not None:
+                self._analyses.move_to_end(sentence_id)
+                return analysis
+        analysis = analyse_sentence(self.index.sentence_text(sentence_id), self.index.sentence_tokens(sentence_id))
+        with self._analyses_lock:
+            self._analyses[sentence_id] = analysis
+            if len(self._analyses) > ANALYSES_KEPT:
+                self._analyses.popitem(last=False)
+        return analysis
 
     def _neighbours(self, sentence_id: int) -> list[int]:
         """The sentence and the sentences either side of it in the same document."""

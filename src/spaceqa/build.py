@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import chunk, tagging
 from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
 from .errors import EmptyCorpusError, IndexMismatchError, IndexMissingError
 from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, staleness, write_index
 from .ingest import corpus_fingerprint, load_corpus
 from .records import Chunk, Document, Sentence
-from .tagging import Token, tag
+from .tagging import Token, tag_sentences
 
 log = logging.getLogger("spaceqa")
 
@@ -69,7 +70,13 @@ class BuildReport:
 def build_index(
     corpus_dir: Path, index_dir: Path, embedder: Embedder, params: ChunkParams, *, full: bool = False, progress: bool = False
 ) -> BuildReport:
-    """Publish a new index version for the corpus; with ``full`` nothing is reused."""
+    """Publish a new index version for the corpus; with ``full`` nothing is reused.
+
+    The reported seconds cover the build itself: the splitter and tagger are loaded (once per
+    process, as the model is) before the clock starts.
+    """
+    chunk.warm_up()
+    tagging.warm_up()
     started = time.perf_counter()
     with build_lock(index_dir):
         fingerprint = corpus_fingerprint(corpus_dir)
@@ -80,7 +87,7 @@ def build_index(
         if previous is not None and not scan.documents and set(unchanged) == set(old_hashes):
             # Nothing to change: publishing an identical version would only make servers reload.
             return _report(previous.version, previous, fresh=[], unchanged=unchanged, removed=0, scan=scan, started=started, published=False)
-        fresh = [prepare_document(doc, params) for doc in scan.documents]
+        fresh = prepare_documents(scan.documents, params)
         _embed(fresh, embedder, progress)
         prepared = {p.document.doc_id: p for p in fresh}
         prepared.update({doc_id: _reuse(previous, doc_id) for doc_id in unchanged})
@@ -110,12 +117,21 @@ def _report(version, content, *, fresh, unchanged, removed, scan, started, publi
     )
 
 
-def prepare_document(doc: Document, params: ChunkParams) -> PreparedDocument:
-    """Split a document into sentences and passages and tag its sentences (no vectors yet)."""
-    spans = split_sentences(doc.text)
-    word_counts = [count_words(doc.text[start:end]) for start, end in spans]
-    chunks = [(spans[first][0], spans[last - 1][1], first, last) for first, last in chunk_sentences(word_counts, params)]
-    return PreparedDocument(doc, spans, chunks, [tag(doc.text[start:end]) for start, end in spans])
+def prepare_documents(documents: list[Document], params: ChunkParams) -> list[PreparedDocument]:
+    """Split documents into sentences and passages and tag the sentences (no vectors yet).
+
+    All sentences are tagged in one call: the tagger's cost per call exceeds its cost per sentence.
+    """
+    prepared = []
+    for doc in documents:
+        spans = split_sentences(doc.text)
+        word_counts = [count_words(doc.text[start:end]) for start, end in spans]
+        chunks = [(spans[first][0], spans[last - 1][1], first, last) for first, last in chunk_sentences(word_counts, params)]
+        prepared.append(PreparedDocument(doc, spans, chunks, []))
+    tags = iter(tag_sentences([p.document.text[start:end] for p in prepared for start, end in p.sentences]))
+    for p in prepared:
+        p.tokens = [next(tags) for _ in p.sentences]
+    return prepared
 
 
 def assemble(documents: list[PreparedDocument]) -> IndexContent:
@@ -173,17 +189,34 @@ def _reuse(index: LoadedIndex, doc_id: str) -> PreparedDocument:
 
 
 def _embed(documents: list[PreparedDocument], embedder: Embedder, progress: bool) -> None:
-    """Embed the passages and sentences of all documents in one call (one progress bar)."""
-    texts = []
-    for p in documents:
-        texts += [p.document.text[s:e] for s, e, _, _ in p.chunks] + [p.document.text[s:e] for s, e in p.sentences]
-    vectors = embedder.embed(texts, show_progress=progress)
-    position = 0
-    for p in documents:
-        p.chunk_vectors = vectors[position : position + len(p.chunks)]
-        position += len(p.chunks)
-        p.sentence_vectors = vectors[position : position + len(p.sentences)]
-        position += len(p.sentences)
+    """One pass of the model over the passages; sentence vectors are pooled from it.
+
+    A sentence takes its vector from the first passage that holds it (late pooling, see
+    ``Embedder.embed_with_spans``); only a sentence no passage shows to the model whole
+    (past the model's length limit) is embedded on its own.
+    """
+    texts, spans, owners = [], [], []
+    for number, prepared in enumerate(documents):
+        prepared.chunk_vectors = np.zeros((len(prepared.chunks), embedder.dimension), dtype=np.float32)
+        prepared.sentence_vectors = np.zeros((len(prepared.sentences), embedder.dimension), dtype=np.float32)
+        for chunk_number, (start, end, first, last) in enumerate(prepared.chunks):
+            texts.append(prepared.document.text[start:end])
+            spans.append([(s - start, e - start) for s, e in prepared.sentences[first:last]])
+            owners.append((number, chunk_number, first))
+    passage_vectors, sentence_vectors = embedder.embed_with_spans(texts, spans, show_progress=progress) if texts else ([], [])
+    pooled: set[tuple[int, int]] = set()
+    for (number, chunk_number, first), passage_vector, vectors in zip(owners, passage_vectors, sentence_vectors):
+        prepared = documents[number]
+        prepared.chunk_vectors[chunk_number] = passage_vector
+        for offset, vector in enumerate(vectors):
+            if vector is not None and (number, first + offset) not in pooled:
+                prepared.sentence_vectors[first + offset] = vector
+                pooled.add((number, first + offset))
+    alone = [(number, k) for number, p in enumerate(documents) for k in range(len(p.sentences)) if (number, k) not in pooled]
+    if alone:
+        vectors = embedder.embed([documents[n].document.text[slice(*documents[n].sentences[k])] for n, k in alone])
+        for (number, k), vector in zip(alone, vectors):
+            documents[number].sentence_vectors[k] = vector
 
 
 def _stack(blocks: list[np.ndarray | None]) -> np.ndarray:

@@ -55,6 +55,18 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# pysbd builds a regular expression for each abbreviation it finds in a text, on every call;
+# there are more of them than Python's regex cache keeps (512), so without a larger cache they
+# are compiled again for every paragraph: a third of the time sentence splitting takes.
+REGEX_CACHE_SIZE = 4096
+
+
+def warm_up() -> None:
+    """Make room in the regex cache and compile the splitter's rules now (once per process)."""
+    re._MAXCACHE = max(re._MAXCACHE, REGEX_CACHE_SIZE)
+    split_sentences("Warm up. It works.")
+
+
 def chunk_sentences(word_counts: list[int], params: ChunkParams) -> list[tuple[int, int]]:
     """Group consecutive sentences into passages; returns ``[first, last)`` sentence ranges.
 

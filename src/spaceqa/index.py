@@ -9,7 +9,7 @@ Layout of an index folder::
         documents.jsonl    the cleaned documents: every offset points into their text
         spans.npz          sentence and passage offsets; tokens and part-of-speech tags of sentences
         passages.faiss     passage vectors; row i is passage i
-        sentences.npy      sentence vectors; row i is sentence i
+        sentences.npy      sentence vectors (pooled from their passage); row i is sentence i
         bm25-passages/     bm25s lexical index over passages
         bm25-sentences/    bm25s lexical index over sentences
 
@@ -42,7 +42,7 @@ from .records import Chunk, Document, Sentence
 from .tagging import TAGGING_VERSION, Token
 from .text import terms
 
-FORMAT_VERSION = 2  # 2: sentence tokens and tags are stored
+FORMAT_VERSION = 3  # 2: sentence tokens and tags stored; 3: sentence vectors pooled from their passage
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 KEEP_OLD_VERSIONS = 1  # the previous build stays for requests still reading it
@@ -209,8 +209,11 @@ def _write_files(folder: Path, content: IndexContent, manifest: Manifest) -> Non
     faiss.write_index(passages, str(folder / "passages.faiss"))
     np.save(folder / "sentences.npy", content.sentence_vectors)
     texts = {d.doc_id: d.text for d in content.documents}
-    _bm25_from([texts[c.doc_id][c.start : c.end] for c in content.chunks]).save(str(folder / "bm25-passages"), show_progress=False)
-    _bm25_from([texts[s.doc_id][s.start : s.end] for s in content.sentences]).save(str(folder / "bm25-sentences"), show_progress=False)
+    # A passage is whole sentences, so its terms are its sentences' terms: tokenise each sentence once.
+    sentence_terms = [terms(texts[s.doc_id][s.start : s.end]) for s in content.sentences]
+    passage_terms = [[t for i in range(c.first_sentence, c.last_sentence) for t in sentence_terms[i]] for c in content.chunks]
+    _bm25_from(passage_terms).save(str(folder / "bm25-passages"), show_progress=False)
+    _bm25_from(sentence_terms).save(str(folder / "bm25-sentences"), show_progress=False)
     # The manifest is written last: a folder without one is an unfinished build.
     (folder / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
     for path in folder.rglob("*"):
@@ -219,10 +222,10 @@ def _write_files(folder: Path, content: IndexContent, manifest: Manifest) -> Non
                 os.fsync(handle.fileno())
 
 
-def _bm25_from(texts: list[str]) -> bm25s.BM25:
+def _bm25_from(term_lists: list[list[str]]) -> bm25s.BM25:
     model = bm25s.BM25()
     # An empty token list would make bm25s fail; such texts simply never match.
-    model.index([terms(text) or [""] for text in texts], show_progress=False)
+    model.index([row or [""] for row in term_lists], show_progress=False)
     return model
 
 

@@ -114,7 +114,7 @@ class Engine:
             rewritten = self._rewrite(index, question, list(history))
             search_text, context = rewritten.search_text, rewritten.context
         query = Query(vector=self._embed(search_text), terms=terms(f"{search_text} {context}"))
-        return reader.readings(search_text, retriever.candidates(query), context=context, query_vector=query.vector), reader
+        return reader.readings(search_text, retriever.candidates(query), context=context), reader
 
     def _rewrite(self, index: LoadedIndex, question: str, history: list[str]) -> Rewrite:
         """Rewrite a follow-up with the answer to the previous question (re-asked, and cached)."""

@@ -387,23 +387,78 @@ ROLE_BONUS = 0.6
 LONG_SPAN_WORDS = 4  # SQuAD-style answers are short; each word past this costs a little
 
 
+@dataclass(frozen=True)
+class SpanCandidate:
+    """A candidate span with what scoring needs of it that does not depend on the question."""
+
+    span: Span
+    terms: frozenset[str]
+    window_terms: frozenset[str]  # terms within a few words either side: the head noun may sit there
+    first_token: int  # token range the span covers, for distances in words
+    last_token: int
+    words: int
+    person_likeness: float
+    after_place_preposition: bool
+
+
+@dataclass(frozen=True)
+class SentenceAnalysis:
+    """Everything about a sentence that span scoring needs and no question changes: computed once."""
+
+    sentence: str
+    tokens: list[Token]
+    token_terms: list[frozenset[str]]
+    phrases: list[tuple[int, int]]
+    candidates: list[SpanCandidate]
+
+
+def analyse_sentence(sentence: str, tokens: list[Token]) -> SentenceAnalysis:
+    """Tokens' terms, noun phrases and the candidate spans of a tagged sentence."""
+    candidates = []
+    seen: set[tuple[int, int, str]] = set()
+    for span in candidate_spans(sentence, tokens):
+        if (span.start, span.end, span.kind) in seen:
+            continue
+        seen.add((span.start, span.end, span.kind))
+        text = sentence[span.start : span.end]
+        inside = [i for i, t in enumerate(tokens) if span.start <= t.start < span.end]
+        window = sentence[max(0, span.start - 25) : span.start] + " " + sentence[span.end : span.end + 25]
+        candidates.append(
+            SpanCandidate(
+                span=span,
+                terms=frozenset(terms(text)),
+                window_terms=frozenset(terms(window)),
+                first_token=inside[0] if inside else -1,
+                last_token=inside[-1] if inside else -1,
+                words=len(WORD_RE.findall(text)),
+                person_likeness=_person_likeness(text, is_list=span.kind == "list"),
+                after_place_preposition=bool(_PLACE_PREPOSITION.search(sentence[: span.start])),
+            )
+        )
+    return SentenceAnalysis(
+        sentence=sentence,
+        tokens=tokens,
+        token_terms=[frozenset(terms(_word(sentence, t))) for t in tokens],
+        phrases=noun_phrases(tokens),
+        candidates=candidates,
+    )
+
+
 def best_span(
-    sentence: str,
-    tokens: list[Token],
+    analysis: SentenceAnalysis,
     expectation: Expectation,
     question_weights: dict[str, float],
     avoid_terms: set[str] = frozenset(),
 ) -> Span | None:
     """The best-scoring candidate span for the question, or None (answer with the sentence)."""
-    scored = score_spans(sentence, tokens, expectation, question_weights, avoid_terms)
+    scored = score_spans(analysis, expectation, question_weights, avoid_terms)
     if not scored or scored[0].score < MIN_SPAN_SCORE:
         return None
     return scored[0]
 
 
 def score_spans(
-    sentence: str,
-    tokens: list[Token],
+    analysis: SentenceAnalysis,
     expectation: Expectation,
     question_weights: dict[str, float],
     avoid_terms: set[str] = frozenset(),
@@ -415,44 +470,51 @@ def score_spans(
     something the question does not already say, next to what it does say.
     """
     fit = _FIT[expectation.kind]
-    token_terms = [set(terms(_word(sentence, t))) for t in tokens]
-    head_stems = {t for w in expectation.head_words for t in terms(w)}
+    sentence = analysis.sentence
+    head_stems = _head_stems(expectation.head_words)
+    asked = question_weights.keys() | avoid_terms
     total_weight = sum(question_weights.values()) or 1.0
-    role_ranges = _argument_ranges(sentence, tokens, token_terms, expectation)
+    role_ranges = _argument_ranges(analysis, expectation)
+    # Tokens that share a term with the question, once per sentence: proximity is measured to these.
+    matched = [(i, stems & question_weights.keys()) for i, stems in enumerate(analysis.token_terms) if stems & question_weights.keys()]
     best: dict[tuple[int, int], Span] = {}
-    for span in candidate_spans(sentence, tokens):
+    for candidate in analysis.candidates:
+        span = candidate.span
         base = fit.get(span.kind, 0.0)
-        text = sentence[span.start : span.end]
-        if expectation.kind == EXPANSION and span.kind == "name" and _initials_match(text, expectation.acronym):
+        if expectation.kind == EXPANSION and span.kind == "name" and _initials_match(sentence[span.start : span.end], expectation.acronym):
             base = 2.0
         if base <= 0:
             continue
-        span_terms = set(terms(text))
-        novel = span_terms - head_stems  # the head noun may be part of the answer
+        novel = candidate.terms - head_stems  # the head noun may be part of the answer
         if novel:
             # Squared: repeating all of the question is fatal, sharing a word ("the integer
             # factorization problem" for a question about factorization) costs little.
-            base -= 1.2 * (len(novel & (question_weights.keys() | avoid_terms)) / len(novel)) ** 2
-        elif span_terms:
+            base -= 1.2 * (len(novel & asked) / len(novel)) ** 2
+        elif candidate.terms:
             base -= 0.8  # nothing but the head noun: "the module"
         if expectation.kind == PERSON and span.kind in ("name", "list"):
-            base += _person_likeness(text, is_list=span.kind == "list")
+            base += candidate.person_likeness
         if expectation.plural and span.kind == "list":
             base += 0.5
-        if expectation.kind == PLACE and _PLACE_PREPOSITION.search(sentence[: span.start]):
+        if expectation.kind == PLACE and candidate.after_place_preposition:
             base += 0.2
         if any(start <= span.start and span.end <= end for start, end in role_ranges):
             base += ROLE_BONUS
-        base += _head_bonus(sentence, span, head_stems)
-        base += _proximity(span, tokens, token_terms, question_weights) / total_weight
-        base -= 0.1 * max(0, len(WORD_RE.findall(text)) - LONG_SPAN_WORDS)
-        candidate = Span(span.start, span.end, span.kind, round(base, 4))
-        if (span.start, span.end) not in best or best[(span.start, span.end)].score < candidate.score:
-            best[(span.start, span.end)] = candidate
+        base += _head_bonus(candidate, head_stems)
+        base += _proximity(candidate, matched, question_weights) / total_weight
+        base -= 0.1 * max(0, candidate.words - LONG_SPAN_WORDS)
+        scored = Span(span.start, span.end, span.kind, round(base, 4))
+        if (span.start, span.end) not in best or best[(span.start, span.end)].score < scored.score:
+            best[(span.start, span.end)] = scored
     return sorted(best.values(), key=lambda s: (-s.score, s.end - s.start, s.start))
 
 
-def _argument_ranges(sentence: str, tokens: list[Token], token_terms: list[set[str]], expectation: Expectation) -> list[tuple[int, int]]:
+@lru_cache(maxsize=4096)
+def _head_stems(head_words: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for w in head_words for t in terms(w))
+
+
+def _argument_ranges(analysis: SentenceAnalysis, expectation: Expectation) -> list[tuple[int, int]]:
     """Character ranges of the noun phrase in the answer's role around the question's verb.
 
     For a subject question, the phrase just before the verb ("a bit of wire KEPT") or the
@@ -461,10 +523,10 @@ def _argument_ranges(sentence: str, tokens: list[Token], token_terms: list[set[s
     """
     if not expectation.verb:
         return []
-    verb_stems = set(terms(expectation.verb))
-    phrases = noun_phrases(tokens)
+    sentence, tokens, phrases = analysis.sentence, analysis.tokens, analysis.phrases
+    verb_stems = _head_stems(frozenset([expectation.verb]))
     ranges = []
-    for v, stems in enumerate(token_terms):
+    for v, stems in enumerate(analysis.token_terms):
         if not (stems & verb_stems and tokens[v].tag.startswith("VB")):
             continue
         passive = any(_word(sentence, t).lower() == "by" for t in tokens[v + 1 : v + 4])
@@ -503,34 +565,34 @@ def _person_likeness(name: str, is_list: bool = False) -> float:
     return 0.3 if is_list or 2 <= len(words) <= 4 else 0.0
 
 
-def _head_bonus(sentence: str, span: Span, head_stems: set[str]) -> float:
+def _head_bonus(candidate: SpanCandidate, head_stems: frozenset[str]) -> float:
     """Reward a span that contains or touches the noun the question asks about."""
     if not head_stems:
         return 0.0
-    if set(terms(sentence[span.start : span.end])) & head_stems:
+    if candidate.terms & head_stems:
         return 0.4
-    window = sentence[max(0, span.start - 25) : span.start] + " " + sentence[span.end : span.end + 25]
-    return 0.3 if set(terms(window)) & head_stems else 0.0
+    return 0.3 if candidate.window_terms & head_stems else 0.0
 
 
-def _proximity(span: Span, tokens: list[Token], token_terms: list[set[str]], question_weights: dict[str, float]) -> float:
+def _proximity(candidate: SpanCandidate, matched: list[tuple[int, frozenset[str]]], question_weights: dict[str, float]) -> float:
     """Weight of the question terms found near the span, each discounted by its distance in words.
 
     Summing over all shared terms (not only the nearest) favours the span that sits in the
     densest cluster of the question's words: the subject of "became the first American aboard".
     """
-    inside = [i for i, t in enumerate(tokens) if span.start <= t.start < span.end]
-    if not inside:
+    first, last = candidate.first_token, candidate.last_token
+    if first < 0:
         return 0.0
-    first, last = inside[0], inside[-1]
     best: dict[str, float] = {}
-    for index, stems in enumerate(token_terms):
-        if first <= index <= last or not stems:
+    for index, shared in matched:
+        if first <= index <= last:
             continue
         distance = first - index if index < first else index - last
         decay = 1.0 / (1.0 + 0.3 * (distance - 1))
-        for term in stems & question_weights.keys():
-            best[term] = max(best.get(term, 0.0), question_weights[term] * decay)
+        for term in shared:
+            weight = question_weights[term] * decay
+            if weight > best.get(term, 0.0):
+                best[term] = weight
     return sum(best.values())
 
 

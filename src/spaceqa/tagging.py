@@ -52,15 +52,28 @@ def tokenize(text: str) -> list[tuple[int, int]]:
 
 def tag(text: str) -> list[Token]:
     """Tokens of ``text`` with their part-of-speech tags."""
-    spans = tokenize(text)
-    if not spans:
-        return []
-    words = [text[start:end].replace(" ", "_").replace("’", "'") for start, end in spans]
-    tagged = _pattern_tagger().tag(" ".join(words), tokenize=False)
-    if len(tagged) != len(spans):  # never seen; fall back to "unknown noun" rather than misalign
-        return [Token(start, end, "NN") for start, end in spans]
-    tags = _corrected(words, [pos for _, pos in tagged])
-    return [Token(start, end, pos) for (start, end), pos in zip(spans, tags)]
+    return tag_sentences([text])[0]
+
+
+def tag_sentences(texts: list[str]) -> list[list[Token]]:
+    """``tag`` for many sentences in one call of the tagger.
+
+    The tagger's fixed cost per call is about ten times its cost per sentence; with the
+    sentences on lines of their own (its sentence boundary) the tags are the same as
+    sentence by sentence (tested), at a tenth of the time.
+    """
+    spans = [tokenize(text) for text in texts]
+    words = [[text[start:end].replace(" ", "_").replace("’", "'") for start, end in row] for text, row in zip(texts, spans)]
+    lines = [" ".join(row) for row in words if row]
+    tagged = _pattern_tagger().tag("\n".join(lines), tokenize=False) if lines else []
+    result, position = [], 0
+    for row, row_words in zip(spans, words):
+        pos = [tag for _, tag in tagged[position : position + len(row)]]
+        position += len(row)
+        if len(pos) != len(row):  # never seen; fall back to "unknown noun" rather than misalign
+            pos = ["NN"] * len(row)
+        result.append([Token(start, end, t) for (start, end), t in zip(row, _corrected(row_words, pos))])
+    return result
 
 
 def _corrected(words: list[str], tags: list[str]) -> list[str]:
@@ -105,6 +118,11 @@ def _common_tag(word: str) -> str | None:
     if lower.endswith("s") and (lexicon.get(lower[:-1]) or "").startswith("NN"):
         return "NNS"
     return None
+
+
+def warm_up() -> None:
+    """Load the tagger's lexicon now (about half a second, once per process)."""
+    _pattern_tagger()
 
 
 def _pattern_tagger():

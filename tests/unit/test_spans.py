@@ -12,6 +12,7 @@ from spaceqa.spans import (
     PERSON,
     PLACE,
     QUANTITY,
+    analyse_sentence,
     best_span,
     candidate_spans,
     expect,
@@ -79,7 +80,7 @@ def test_candidates_have_the_right_shapes():
 
 def answer(question: str, sentence: str) -> str | None:
     weights = {t: 1.0 for t in terms(question_focus(question))}
-    span = best_span(sentence, tag(sentence), expect(question), weights)
+    span = best_span(analyse_sentence(sentence, tag(sentence)), expect(question), weights)
     return sentence[span.start : span.end] if span else None
 
 

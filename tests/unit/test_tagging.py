@@ -1,6 +1,6 @@
 """Tokens with offsets and part-of-speech tags."""
 
-from spaceqa.tagging import tag, tokenize
+from spaceqa.tagging import tag, tag_sentences, tokenize
 
 
 def words_and_tags(text):
@@ -34,3 +34,14 @@ def test_curly_possessive_is_tagged_as_possessive():
 
 def test_empty_text():
     assert tag("") == [] and tag("   ") == []
+
+
+def test_many_sentences_tag_as_one_by_one():
+    sentences = [
+        "Later that year, STS-71 became the first shuttle to dock with Mir.",
+        "Algorithms that use random bits are called randomized algorithms.",
+        "They watched the last Space Shuttle launch.",
+        "",
+        "What did the interpreter translate?",
+    ]
+    assert tag_sentences(sentences) == [tag(s) for s in sentences]
