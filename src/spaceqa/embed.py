@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -63,11 +63,18 @@ class SentenceTransformerEmbedder:
         self.name = BUNDLED_MODEL_NAME if model_path is None else path.name
         self.dimension = int(self._model.get_embedding_dimension())
         self.batch_size = batch_size
-        # Fast tokenizers raise "Already borrowed" when one instance is used from two threads.
-        self._lock = threading.Lock()
+        # Every call into the model runs on this one thread.  Torch keeps a pool of compute
+        # threads per calling thread, and one left idle must be woken: calls arriving on the
+        # server's rotating request threads cost about 3 ms more each (bench/RESULTS.md).  One
+        # thread also serialises the calls, which the fast tokenizer needs ("Already borrowed").
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spaceqa-model")
         # The first forward pass pays torch's one-time set-up (about half a second): pay it while
         # loading, not in the first question or build.
-        self._model.encode(["warm up"], show_progress_bar=False)
+        self._run(self._model.encode, ["warm up"], show_progress_bar=False)
+
+    def _run(self, function, *args, **kwargs):
+        """Call ``function`` on the model thread and wait for its result."""
+        return self._model_thread.submit(function, *args, **kwargs).result()
 
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, show_progress: bool = False
@@ -79,19 +86,16 @@ class SentenceTransformerEmbedder:
         passage's context and costs no second pass through the model.  A span cut off by the
         model's length limit gets None, and the caller embeds it on its own.
         """
-        import torch
-
         tokenizer, limit = self._model.tokenizer, self._model.max_seq_length
         text_vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         span_vectors: list[list[np.ndarray | None]] = [[] for _ in texts]
         for batch in self._batches(texts, show_progress):
             # Tokenised once, with character offsets, for the model and for the pooling alike.
-            features = tokenizer(
-                [texts[i] for i in batch], padding=True, truncation=True, max_length=limit, return_tensors="pt", return_offsets_mapping=True
+            features = self._run(
+                tokenizer, [texts[i] for i in batch], padding=True, truncation=True, max_length=limit, return_tensors="pt", return_offsets_mapping=True
             )
             offsets = features.pop("offset_mapping").numpy()
-            with self._lock, torch.inference_mode():
-                token_embeddings = self._model(dict(features))["token_embeddings"].float().numpy()
+            token_embeddings = self._run(self._forward, dict(features))
             mask = features["attention_mask"].numpy().astype(bool)
             for row, i in enumerate(batch):
                 tokens = token_embeddings[row][mask[row]]
@@ -103,6 +107,12 @@ class SentenceTransformerEmbedder:
                     inside = real & (starts >= start) & (ends <= end)
                     span_vectors[i].append(_unit(tokens[inside].mean(axis=0)) if inside.any() and end <= seen_to else None)
         return text_vectors, span_vectors
+
+    def _forward(self, features: dict) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self._model(features)["token_embeddings"].float().numpy()
 
     def _batches(self, texts: Sequence[str], show_progress: bool):
         """Indexes of ``texts`` in batches, longest first (each batch pads to similar lengths)."""
@@ -116,14 +126,13 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Batches are ours so the lock is taken per batch: queries of a serving process
-        # interleave with a long build instead of waiting for all of it.
+        # The model thread takes one batch at a time: queries of a serving process interleave
+        # with a long build instead of waiting for all of it.
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         for batch in self._batches(texts, show_progress):
-            with self._lock:
-                vectors[batch] = self._model.encode(
-                    [texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-                )
+            vectors[batch] = self._run(
+                self._model.encode, [texts[i] for i in batch], batch_size=len(batch), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
         return vectors
 
 
