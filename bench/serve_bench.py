@@ -281,7 +281,9 @@ def machine() -> str:
 def revision() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT, capture_output=True, text=True, check=False).stdout.strip()
+        # The results file itself is rewritten by every run: its own changes are not the code's.
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT, capture_output=True, text=True, check=False).stdout
+        dirty = [line for line in status.splitlines() if not line.endswith("bench/RESULTS.md")]
         return commit + (" with uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
