@@ -87,6 +87,12 @@ def build_index(
         if previous is not None and not scan.documents and set(unchanged) == set(old_hashes):
             # Nothing to change: publishing an identical version would only make servers reload.
             return _report(previous.version, previous, fresh=[], unchanged=unchanged, removed=0, scan=scan, started=started, published=False)
+        if scan.documents:
+            # A lazy embedder loads its model on first use; like the splitter's and the
+            # tagger's, that load is not part of the build's seconds.
+            loading = time.perf_counter()
+            _ = embedder.dimension
+            started += time.perf_counter() - loading
         fresh = prepare_documents(scan.documents, params)
         _embed(fresh, embedder, progress)
         prepared = {p.document.doc_id: p for p in fresh}

@@ -69,7 +69,7 @@ def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
     from .pipeline import load_embedder
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
-    report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings), settings.chunk_params, full=full, progress=True)
+    report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings, lazy=True), settings.chunk_params, full=full, progress=True)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for path, reason in report.failed:

@@ -139,10 +139,10 @@ class Engine:
         return value
 
 
-def load_embedder(settings: Settings) -> Embedder:
+def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
     from .embed import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(settings.model or None, batch_size=settings.batch_size)
+    return SentenceTransformerEmbedder(settings.model or None, batch_size=settings.batch_size, lazy=lazy)
 
 
 def open_engine(

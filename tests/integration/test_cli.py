@@ -24,7 +24,7 @@ NEW_DOCUMENT = (
 @pytest.fixture
 def cli(monkeypatch, real_embedder, tmp_path, bundled_copy):
     """Run `spaceqa` on a private copy of the corpus, sharing the session's loaded model."""
-    monkeypatch.setattr(pipeline, "load_embedder", lambda settings: real_embedder)
+    monkeypatch.setattr(pipeline, "load_embedder", lambda settings, **_: real_embedder)
     corpus = tmp_path / "corpus"
     shutil.copytree(bundled_copy, corpus)
     monkeypatch.setenv("SPACEQA_CORPUS", str(corpus))
@@ -46,6 +46,19 @@ def test_index_then_ask_with_citation(cli):
     assert result.exit_code == 0
     assert result.output.splitlines()[0] == "STS-71"
     assert "001_ed1ccbfae5182841.txt" in result.output
+
+
+def test_an_up_to_date_index_is_checked_without_loading_the_model(cli, monkeypatch):
+    from spaceqa.embed import SentenceTransformerEmbedder
+
+    cli("index")
+    lazy = SentenceTransformerEmbedder(lazy=True)
+    monkeypatch.setattr(pipeline, "load_embedder", lambda settings, **_: lazy)
+    result = cli("index")
+    assert result.exit_code == 0 and "up to date" in result.output
+    assert lazy._model is None  # nothing to embed, so the model's seconds of loading were never paid
+    (cli.corpus / "new.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
+    assert "indexed 1" in cli("index").output and lazy._model is not None
 
 
 def test_ask_json_is_the_api_response(cli):
