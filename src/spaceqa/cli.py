@@ -95,7 +95,11 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port)
     app = create_app(settings)
     click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)
-    waitress.serve(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads))
+    # create_server, not waitress.serve: serve() also calls logging.basicConfig(), whose root
+    # handler would print every access line a second time.  Waitress's own warnings still reach
+    # stderr through logging's last-resort handler.
+    server = waitress.create_server(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads))
+    server.run()
 
 
 @main.command()

@@ -26,7 +26,7 @@ def body_limit(app: Flask) -> int:
 
 
 def waitress_options(app: Flask, *, threads: int) -> dict:
-    """Keyword arguments for ``waitress.serve``/``create_server`` (besides host and port)."""
+    """Keyword arguments for ``waitress.create_server`` (besides host and port)."""
     return {
         "threads": threads,
         "max_request_body_size": body_limit(app),

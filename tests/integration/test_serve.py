@@ -34,7 +34,7 @@ def request(url: str, payload: dict | None = None, timeout: float = 30) -> tuple
         return error.code, json.loads(error.read())
 
 
-server_paths: dict[str, tuple[Path, Path]] = {}  # base URL -> (corpus, index) of that server
+server_paths: dict[str, tuple[Path, Path, Path]] = {}  # base URL -> (corpus, index, log) of that server
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def server(tmp_path_factory, bundled_copy: Path):
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     base = f"http://127.0.0.1:{port}"
-    server_paths[base] = (corpus, root / "index")
+    server_paths[base] = (corpus, root / "index", root / "serve.log")
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -84,8 +84,22 @@ def test_bad_input_is_a_json_4xx_over_the_wire(server):
     assert status == 404 and "error" in body
 
 
+def test_each_request_is_logged_once(server):
+    path = f"/no-such-page-{time.monotonic_ns()}"
+    try:
+        urllib.request.urlopen(server + path, timeout=30)
+    except urllib.error.HTTPError as error:
+        assert error.code == 404
+    log = server_paths[server][2]
+    deadline = time.monotonic() + 5
+    while path not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = [line for line in log.read_text().splitlines() if path in line]
+    assert len(lines) == 1 and lines[0].startswith(f"GET {path} 404 ") and lines[0].endswith("ms")
+
+
 def test_an_index_built_by_another_process_is_served_without_a_restart(server):
-    corpus, index = server_paths[server]
+    corpus, index, _ = server_paths[server]
     before = request(f"{server}/healthz")[1]["index_version"]
     (corpus / "selene.txt").write_text(
         "The Selene Accord\n\nIn 2031 the Selene Accord on lunar navigation beacons was signed in Reykjavik.", encoding="utf-8"

@@ -1,6 +1,6 @@
 """`spaceqa serve` hands waitress its limits and prints one access line per request to stderr.
 
-waitress.serve is replaced by a stand-in that records its options and sends requests through
+waitress.create_server is replaced by a stand-in that records its options and sends requests through
 the app, so the command runs in-process with the fake embedder and returns.
 """
 
@@ -37,13 +37,17 @@ def test_serve_passes_limits_and_logs_each_request(monkeypatch, tmp_path, tiny_c
     monkeypatch.setattr(app_module, "create_app", lambda settings: real_create_app(settings, embedder=fake_embedder))
     served = {}
 
-    def fake_serve(app, **options):
-        served.update(options, app=app)
-        client = app.test_client()
-        client.get("/healthz")
-        client.post("/ask", json={"question": ""})
+    class FakeServer:
+        def __init__(self, app, **options):
+            served.update(options, app=app)
+            self.app = app
 
-    monkeypatch.setattr(waitress, "serve", fake_serve)
+        def run(self):
+            client = self.app.test_client()
+            client.get("/healthz")
+            client.post("/ask", json={"question": ""})
+
+    monkeypatch.setattr(waitress, "create_server", FakeServer)
     result = CliRunner().invoke(
         main, ["serve", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "index"), "--port", "8123"], catch_exceptions=False
     )
