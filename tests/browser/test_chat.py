@@ -102,6 +102,26 @@ def test_a_citation_opens_the_document_at_the_cited_sentence(page: Page):
     expect(citation).to_be_focused()
 
 
+def test_a_three_question_conversation_cites_each_answer(page: Page):
+    """The issue's acceptance: three questions, then every citation opens its own sentence."""
+    turns = [(FIRST, "Norman Thagard"), (FOLLOW_UP, "115"), ("When did Soyuz-19 launch?", "July 15, 1975")]
+    for turn, (question, answer) in enumerate(turns):
+        ask(page, question)
+        expect(reply(page, turn).locator(".answer-text")).to_have_text(answer)
+
+    for turn, (_, answer) in enumerate(turns):
+        evidence = reply(page, turn)
+        sentence = evidence.locator(".quote").first.inner_text()
+        evidence.locator(".cite").first.click()
+        panel = page.get_by_role("dialog")
+        cited = panel.locator("mark.cited")
+        expect(cited).to_have_text(sentence)
+        expect(cited.locator(".cited-answer")).to_have_text(answer)
+        expect(cited).to_be_in_viewport()
+        panel.get_by_role("button", name="Close document").click()
+        expect(panel).to_be_hidden()
+
+
 def test_the_document_page_highlights_the_sentence_in_its_link(page: Page, live_server: str):
     ask(page, FIRST)
     href = reply(page).locator(".cite").first.get_attribute("href")
