@@ -156,7 +156,7 @@ def expect(question: str) -> Expectation:
 
 
 def _kind_of(lower: str, head: list[str]) -> str:
-    heads = {t for w in head for t in terms(w)}
+    heads = _stems(frozenset(head))
     if re.search(r"\bhow (?:many|much)\b", lower):
         return NUMBER if re.search(r"\bhow many\b", lower) else QUANTITY
     if re.search(r"\bhow (?:long|far|old|big|large|tall|high|deep|fast|heavy|wide|often|hot|cold)\b", lower):
@@ -176,8 +176,9 @@ def _kind_of(lower: str, head: list[str]) -> str:
     return DESCRIPTION
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=4096)  # the word classes above, and the head nouns and verbs of recent questions
 def _stems(words: frozenset[str]) -> frozenset[str]:
+    """The stemmed terms of a set of words."""
     return frozenset(t for w in words for t in terms(w))
 
 
@@ -471,7 +472,7 @@ def score_spans(
     """
     fit = _FIT[expectation.kind]
     sentence = analysis.sentence
-    head_stems = _head_stems(expectation.head_words)
+    head_stems = _stems(expectation.head_words)
     asked = question_weights.keys() | avoid_terms
     total_weight = sum(question_weights.values()) or 1.0
     role_ranges = _argument_ranges(analysis, expectation)
@@ -509,11 +510,6 @@ def score_spans(
     return sorted(best.values(), key=lambda s: (-s.score, s.end - s.start, s.start))
 
 
-@lru_cache(maxsize=4096)
-def _head_stems(head_words: frozenset[str]) -> frozenset[str]:
-    return frozenset(t for w in head_words for t in terms(w))
-
-
 def _argument_ranges(analysis: SentenceAnalysis, expectation: Expectation) -> list[tuple[int, int]]:
     """Character ranges of the noun phrase in the answer's role around the question's verb.
 
@@ -524,7 +520,7 @@ def _argument_ranges(analysis: SentenceAnalysis, expectation: Expectation) -> li
     if not expectation.verb:
         return []
     sentence, tokens, phrases = analysis.sentence, analysis.tokens, analysis.phrases
-    verb_stems = _head_stems(frozenset([expectation.verb]))
+    verb_stems = _stems(frozenset([expectation.verb]))
     ranges = []
     for v, stems in enumerate(analysis.token_terms):
         if not (stems & verb_stems and tokens[v].tag.startswith("VB")):
