@@ -24,13 +24,12 @@ turns them into the probability that the sentence holds the answer: the ``score`
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .cache import LruCache
 from .index import LoadedIndex
 from .records import Answer
 from .retrieve import Candidate
@@ -84,8 +83,7 @@ class Reader:
         self.calibration = calibration or Calibration.load()
         self.sentences_to_read = sentences_to_read
         self._max_idf = max(index.idf.values(), default=1.0)
-        self._analyses: OrderedDict[int, SentenceAnalysis] = OrderedDict()
-        self._analyses_lock = threading.Lock()
+        self._analyses: LruCache[SentenceAnalysis] = LruCache(ANALYSES_KEPT)
 
     def answers(self, readings: list[Reading]) -> list[Answer]:
         """The extractive answers of these readings, with text, offsets and citation."""
@@ -101,7 +99,7 @@ class Reader:
         context_terms = set(terms(context)) - question_weights.keys()
         weights = dict(question_weights)
         weights.update({t: CONTEXT_TERM_WEIGHT * self._idf(t) for t in context_terms})
-        total_weight = sum(weights.values()) or 1.0
+        total_weight = sum(weights.values())
 
         readings = []
         for candidate in candidates[: self.sentences_to_read]:
@@ -109,8 +107,8 @@ class Reader:
             own = self.index.sentence_terms(candidate.sentence_id)
             window = self._window_terms(candidate.sentence_id)
             features = {
-                "coverage": sum(w for t, w in weights.items() if t in own) / total_weight,
-                "window_coverage": sum(w for t, w in weights.items() if t in window) / total_weight,
+                "coverage": _share(weights, own, total_weight),
+                "window_coverage": _share(weights, window, total_weight),
                 "phrase_coverage": _share(bigram_weights, self.index.sentence_bigrams(candidate.sentence_id), total_bigram_weight),
                 "sentence_cosine": candidate.sentence_cosine,
                 "passage_score": candidate.passage_score,
@@ -153,18 +151,10 @@ class Reader:
         )
 
     def _analysis(self, sentence_id: int) -> SentenceAnalysis:
-        """The sentence's question-independent analysis, computed on first use and kept (LRU)."""
-        with self._analyses_lock:
-            analysis = self._analyses.get(sentence_id)
-            if analysis is not None:
-                self._analyses.move_to_end(sentence_id)
-                return analysis
-        analysis = analyse_sentence(self.index.sentence_text(sentence_id), self.index.sentence_tokens(sentence_id))
-        with self._analyses_lock:
-            self._analyses[sentence_id] = analysis
-            if len(self._analyses) > ANALYSES_KEPT:
-                self._analyses.popitem(last=False)
-        return analysis
+        """The sentence's question-independent analysis, computed on first use and kept."""
+        return self._analyses.get_or_compute(
+            sentence_id, lambda: analyse_sentence(self.index.sentence_text(sentence_id), self.index.sentence_tokens(sentence_id))
+        )
 
     def _neighbours(self, sentence_id: int) -> list[int]:
         """The sentence and the sentences either side of it in the same document."""

@@ -10,14 +10,14 @@ import logging
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .answer import Calibration, Reader, Reading
 from .build import build_index, index_problem
+from .cache import LruCache
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexMismatchError, SpaceQAError
@@ -40,9 +40,7 @@ class Engine:
         self.embedder = embedder
         self.min_score = min_score
         self.calibration = calibration or Calibration.load()
-        self._cache: OrderedDict[tuple, object] = OrderedDict()  # query vectors and re-asked questions
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache: LruCache[object] = LruCache(cache_size)  # query vectors and re-asked questions
         self._swap_lock = threading.Lock()
         self.use_index(index)
 
@@ -120,23 +118,11 @@ class Engine:
         """Rewrite a follow-up with the answer to the previous question (re-asked, and cached)."""
         previous, before = history[-1], history[:-1][-(HISTORY_USED - 1) :]
         key = ("ask", index.version, previous, tuple(before))
-        previous_result = self._cached(key, lambda: self.ask(previous, before, top_k=1))
+        previous_result = self._cache.get_or_compute(key, lambda: self.ask(previous, before, top_k=1))
         return rewrite(question, previous, previous_result.answer)
 
     def _embed(self, text: str) -> np.ndarray:
-        return self._cached(("vector", text), lambda: self.embedder.embed([text])[0])
-
-    def _cached(self, key: tuple, compute: Callable):
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        value = compute()
-        with self._lock:
-            self._cache[key] = value
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return value
+        return self._cache.get_or_compute(("vector", text), lambda: self.embedder.embed([text])[0])
 
 
 def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
