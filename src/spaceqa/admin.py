@@ -19,13 +19,13 @@ import threading
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
+from . import api
 from .build import build_index
 from .config import Settings
 from .errors import EmptyCorpusError, InvalidRequestError
 from .ingest import READERS, read_document
-from .pipeline import Engine
 from .readers import UnreadableError
 
 bp = Blueprint("admin", __name__)
@@ -38,7 +38,7 @@ _changes = threading.Lock()  # one corpus change at a time in this process (buil
 
 @bp.before_request
 def _authorise() -> None:
-    expected = _settings().admin_token
+    expected = api.settings().admin_token
     if not expected:
         raise InvalidRequestError("document management is disabled: set SPACEQA_ADMIN_TOKEN to enable it", code="admin_disabled", status=403)
     header = request.headers.get("Authorization", "")
@@ -58,7 +58,7 @@ def _challenge(response):
 @bp.post("/documents")
 def upload():
     """Add a document (multipart field "file", or the raw body with ?filename=), then reindex."""
-    settings = _settings()
+    settings = api.settings()
     request.max_content_length = settings.max_upload_bytes  # this route's own limit, above the API's
     overwrite = request.args.get("overwrite", "").lower() in ("1", "true", "yes")
     if request.mimetype == "multipart/form-data":
@@ -97,7 +97,7 @@ def upload():
             for leftover in (staged, backup):
                 if leftover.exists():
                     leftover.unlink()
-    doc = _engine().index.documents.get(name)
+    doc = api.engine().index.documents.get(name)
     body = {"doc_id": name, "title": doc.title if doc else None, "replaced": replaced, "index": report}
     return jsonify(body), 201
 
@@ -105,7 +105,7 @@ def upload():
 @bp.delete("/documents/<path:doc_id>")
 def delete(doc_id: str):
     """Remove a document from the corpus, then reindex."""
-    settings = _settings()
+    settings = api.settings()
     path = _corpus_file(settings, doc_id)
     with _changes:
         if not path.is_file():
@@ -129,12 +129,12 @@ def reindex():
     """Rebuild the index from the corpus as it is on disk (?full=true re-embeds everything)."""
     full = request.args.get("full", "").lower() in ("1", "true", "yes")
     with _changes:
-        report = _reindex(_settings(), full=full)
+        report = _reindex(api.settings(), full=full)
     return jsonify(report)
 
 
 def _reindex(settings: Settings, full: bool = False) -> dict:
-    engine = _engine()
+    engine = api.engine()
     report = build_index(settings.corpus_dir, settings.index_dir, engine.embedder, settings.chunk_params, full=full)
     engine.refresh(settings.index_dir)  # switch now rather than at the watcher's next look
     return report.to_dict()
@@ -174,10 +174,3 @@ def _copy_limited(stream, target: Path, limit: int) -> None:
     if written == 0:
         raise InvalidRequestError("the document is empty", code="empty_document")
 
-
-def _settings() -> Settings:
-    return current_app.config["SPACEQA_SETTINGS"]
-
-
-def _engine() -> Engine:
-    return current_app.extensions["spaceqa"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from .api import DEFAULT_TOP_K, MAX_TOP_K
+from . import api
 
 bp = Blueprint("openapi", __name__)
 
@@ -200,7 +200,7 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                             "items": {"type": "string", "maxLength": max_question_chars},
                             "description": "Earlier questions of this chat, oldest first; makes follow-ups work.",
                         },
-                        "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K, "description": "How many answers to return."},
+                        "top_k": {"type": "integer", "minimum": 1, "maximum": api.MAX_TOP_K, "default": api.DEFAULT_TOP_K, "description": "How many answers to return."},
                     },
                 },
                 "AskResponse": {
@@ -325,7 +325,7 @@ def init_app(app) -> None:
 
 @bp.get("/openapi.json")
 def openapi_json():
-    settings = current_app.config["SPACEQA_SETTINGS"]
+    settings = api.settings()
     return jsonify(
         spec(
             max_question_chars=settings.max_question_chars,
