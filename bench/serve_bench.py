@@ -39,7 +39,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))  # this checkout's spaceqa, here and in the subprocesses (ENV)
 
-from ask_latency import DEFAULT_QUESTIONS, WARM_UP  # bench/ is on the path: the script's own folder
+from ask_latency import DEFAULT_QUESTIONS, WARM_UP, load_questions  # bench/ is on the path: the script's own folder
 
 BUNDLED = PROJECT / "corpus"
 SQUAD = PROJECT.parent / "shared" / "benchmarks" / "squad" / "squad-dev.json"
@@ -384,11 +384,6 @@ def write_report(out: Path, r: dict) -> None:
 # --- main --------------------------------------------------------------------------------
 
 
-def load_questions(paths: list[Path]) -> list[str]:
-    questions = [json.loads(line)["question"] for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [q for q in dict.fromkeys(questions) if q not in WARM_UP]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark spaceqa serve and spaceqa index; write bench/RESULTS.md.")
     parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "RESULTS.md")
@@ -403,13 +398,9 @@ def main() -> None:
         print("index builds", flush=True)
         corpora = [("bundled corpus", BUNDLED)]
         if args.squad.exists():
-            from spaceqa.evaluate import squad_documents
+            from spaceqa.evaluate import write_squad_corpus
 
-            squad_corpus = scratch / "squad-corpus"
-            squad_corpus.mkdir()
-            for name, text in squad_documents(args.squad).items():
-                (squad_corpus / name).write_text(text, encoding="utf-8")
-            corpora.append(("SQuAD paragraphs", squad_corpus))
+            corpora.append(("SQuAD paragraphs", write_squad_corpus(args.squad, scratch / "squad-corpus")))
         builds = [build(name, corpus, scratch / f"index-{n}", scratch) for n, (name, corpus) in enumerate(corpora)]
         for b, (_, corpus) in zip(builds, corpora):
             b["raw"] = build_against_encode(corpus, scratch)

@@ -141,14 +141,13 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
     folder) as <Title>-<NNN>.txt. An index for any corpus other than the configured one is
     built in a temporary folder unless --index is given, so ./index is never overwritten.
     """
-    from .evaluate import evaluate, is_squad, load_items, squad_documents
+    from .evaluate import evaluate, is_squad, load_items, write_squad_corpus
     from .pipeline import open_engine
 
     with tempfile.TemporaryDirectory(prefix="spaceqa-eval-") as scratch:
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         if is_squad(file):
-            corpus_dir = corpus_dir or Path(scratch) / "corpus"
-            _write_documents(corpus_dir, squad_documents(file))
+            corpus_dir = write_squad_corpus(file, corpus_dir or Path(scratch) / "corpus")
             settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         if index_dir is None and settings.corpus_dir.resolve() != Settings.load().corpus_dir.resolve():
             settings = _settings(corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "index")
@@ -167,12 +166,6 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {answered} (score {miss.score:.2f})")
         if miss.gold and not miss.sentence_hit:
             click.echo(f"    sentence: {miss.sentence}")
-
-
-def _write_documents(folder: Path, documents: dict[str, str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in documents.items():
-        (folder / name).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ Two formats are read:
 * SQuAD JSON (v1.1 and v2.0).  Each paragraph is a document named ``<Title>-<NNN>.txt``
   (NNN its index within its article; characters outside ``A-Za-z0-9_.-`` in the title
   become ``_``), and every question is asked over all of them; ``is_impossible``
-  questions have no answer.  ``squad_documents`` gives the paragraphs to write as a corpus.
+  questions have no answer.  ``write_squad_corpus`` writes the paragraphs as a corpus.
 
 Metrics (answers compared after SQuAD normalisation):
 
@@ -128,6 +128,14 @@ def squad_documents(path: Path) -> dict[str, str]:
     for article, number, paragraph in _squad_paragraphs(path):
         documents[_squad_name(article["title"], number)] = paragraph["context"]
     return documents
+
+
+def write_squad_corpus(path: Path, folder: Path) -> Path:
+    """Write the paragraphs of a SQuAD file into ``folder``, one document each; returns ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in squad_documents(path).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
 
 
 def load_items(path: Path) -> list[Item]:

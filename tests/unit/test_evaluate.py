@@ -79,7 +79,7 @@ def test_answer_in_sentence(answer, sentence, inside):
 
 
 def test_squad_files_become_a_corpus_and_questions(tmp_path):
-    from spaceqa.evaluate import is_squad, squad_documents
+    from spaceqa.evaluate import is_squad, squad_documents, write_squad_corpus
 
     squad = {
         "version": "v2.0",
@@ -103,6 +103,8 @@ def test_squad_files_become_a_corpus_and_questions(tmp_path):
         "Voyager__space_probe_-000.txt": "Voyager 1 launched in 1977.",
         "Voyager__space_probe_-001.txt": "It left the heliosphere in 2012.",
     }
+    corpus = write_squad_corpus(path, tmp_path / "corpus")
+    assert {f.name: f.read_text(encoding="utf-8") for f in corpus.iterdir()} == squad_documents(path)
     first, second = load_items(path)
     assert first.turns[0].answers == ["1977"] and first.turns[0].docs == ["Voyager__space_probe_-000.txt"]
     assert second.turns[0].answers == [] and second.turns[0].docs == []
