@@ -22,6 +22,12 @@ DEFAULT_QUESTIONS = [CALIBRATION / "bundled.jsonl", CALIBRATION / "general" / "q
 WARM_UP = ["What is this collection about?", "Which documents mention a treaty?", "When did it start?"]
 
 
+def load_questions(paths: list[Path]) -> list[str]:
+    """The distinct questions of JSONL files, in order, without the warm-up ones."""
+    questions = [json.loads(line)["question"] for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q for q in dict.fromkeys(questions) if q not in WARM_UP]
+
+
 def ask(url: str, question: str) -> float:
     body = json.dumps({"question": question}).encode()
     request = urllib.request.Request(f"{url}/ask", data=body, headers={"Content-Type": "application/json"})
@@ -36,7 +42,7 @@ def main() -> None:
     parser.add_argument("questions", nargs="*", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     args = parser.parse_args()
-    questions = list(dict.fromkeys(json.loads(line)["question"] for path in args.questions for line in path.read_text().splitlines() if line.strip()))
+    questions = load_questions(args.questions)
     for question in WARM_UP:  # first-request costs (lazy imports, allocator) are not what we measure
         ask(args.url, question)
     timings = [ask(args.url, question) for question in questions]
