@@ -202,9 +202,10 @@ def _embed(documents: list[PreparedDocument], embedder: Embedder, progress: bool
     (past the model's length limit) is embedded on its own.
     """
     texts, spans, owners = [], [], []
+    dimension = embedder.dimension
     for number, prepared in enumerate(documents):
-        prepared.chunk_vectors = np.zeros((len(prepared.chunks), embedder.dimension), dtype=np.float32)
-        prepared.sentence_vectors = np.zeros((len(prepared.sentences), embedder.dimension), dtype=np.float32)
+        prepared.chunk_vectors = np.zeros((len(prepared.chunks), dimension), dtype=np.float32)
+        prepared.sentence_vectors = np.zeros((len(prepared.sentences), dimension), dtype=np.float32)
         for chunk_number, (start, end, first, last) in enumerate(prepared.chunks):
             texts.append(prepared.document.text[start:end])
             spans.append([(s - start, e - start) for s, e in prepared.sentences[first:last]])
