@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_corpus
 from fakes import HashEmbedder
 from servers import serve_in_thread
 
-from .corpus import write_browser_corpus
+from .corpus import BROWSER_DOCUMENTS
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it when missing
 CHROMIUM_ARGS = [
@@ -41,7 +42,7 @@ def live_server(tmp_path_factory) -> str:
     from spaceqa import create_app
 
     root = tmp_path_factory.mktemp("browser")
-    corpus = write_browser_corpus(root / "corpus")
+    corpus = write_corpus(root / "corpus", BROWSER_DOCUMENTS)
     app = create_app({"corpus_dir": corpus, "index_dir": root / "index"}, embedder=HashEmbedder())
     with serve_in_thread(app) as port:
         yield f"http://127.0.0.1:{port}"

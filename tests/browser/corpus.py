@@ -4,8 +4,6 @@ document that quotes HTML that would run script if a page ever inserted it as ma
 
 from __future__ import annotations
 
-from pathlib import Path
-
 MIR_PARAGRAPHS = [
     "The Shuttle-Mir Program was a collaborative space program between Russia and the United States "
     "that ran from 1994 to 1998. It involved American Space Shuttles visiting the Russian space station "
@@ -54,12 +52,3 @@ BROWSER_DOCUMENTS = {
         "Vostok 1 carried the cosmonaut Yuri Gagarin into orbit on April 12, 1961."
     ),
 }
-
-
-def write_browser_corpus(folder: Path) -> Path:
-    """Write BROWSER_DOCUMENTS as UTF-8 files under ``folder``; return ``folder``."""
-    for name, text in BROWSER_DOCUMENTS.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return folder
