@@ -43,6 +43,15 @@ def write_corpus(folder: Path, documents: dict[str, str]) -> Path:
     return folder
 
 
+def make_app(settings: dict, embedder):
+    """The app over ``settings`` with ``embedder``, in Flask's testing mode (errors propagate)."""
+    from spaceqa import create_app
+
+    app = create_app(settings, embedder=embedder)
+    app.config["TESTING"] = True
+    return app
+
+
 @pytest.fixture
 def fake_embedder() -> HashEmbedder:
     return HashEmbedder()
@@ -55,11 +64,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny_app(tmp_path: Path, tiny_corpus: Path, fake_embedder: HashEmbedder):
-    from spaceqa import create_app
-
-    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index"}, embedder=fake_embedder)
-    app.config["TESTING"] = True
-    return app
+    return make_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index"}, fake_embedder)
 
 
 @pytest.fixture
@@ -87,12 +92,7 @@ def bundled_copy(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_app(tmp_path_factory, bundled_copy: Path, real_embedder):
-    from spaceqa import create_app
-
-    index_dir = tmp_path_factory.mktemp("bundled-index")
-    app = create_app({"corpus_dir": bundled_copy, "index_dir": index_dir}, embedder=real_embedder)
-    app.config["TESTING"] = True
-    return app
+    return make_app({"corpus_dir": bundled_copy, "index_dir": tmp_path_factory.mktemp("bundled-index")}, real_embedder)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_app
 from fakes import HashEmbedder
 from pdfs import make_pdf
 
@@ -17,12 +18,8 @@ COMET = "Comet Notes\n\nThe comet Ikeya-Seki was discovered by Kaoru Ikeya in Se
 
 @pytest.fixture
 def admin_app(tmp_path, tiny_corpus):
-    from spaceqa import create_app
-
     settings = {"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": TOKEN, "max_upload_bytes": 4096, "reload_interval": 0}
-    app = create_app(settings, embedder=HashEmbedder())
-    app.config["TESTING"] = True
-    return app
+    return make_app(settings, HashEmbedder())
 
 
 @pytest.fixture
