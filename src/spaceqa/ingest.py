@@ -98,7 +98,10 @@ def corpus_fingerprint(corpus_dir: Path) -> dict[str, str]:
 def read_document(path: Path, corpus_dir: Path) -> Document:
     """Read, clean and title one file; ``UnreadableError`` says why a file cannot be read."""
     path = Path(path)
-    extracted = READERS[path.suffix.lower()](path)
+    # Read once: the hash recorded for the document is the hash of the very bytes its text came
+    # from, even if the file changes while it is being read.
+    data = path.read_bytes()
+    extracted = READERS[path.suffix.lower()](data)
     paragraphs, kept = clean_paragraphs(extracted.paragraphs, remove_furniture=extracted.web_page)
     text = "\n\n".join(paragraphs)
     if not text:
@@ -107,7 +110,7 @@ def read_document(path: Path, corpus_dir: Path) -> Document:
         doc_id=document_id(path, corpus_dir),
         title=extracted.title or derive_title(text) or path.stem,
         text=text,
-        sha256=file_sha256(path),
+        sha256=hashlib.sha256(data).hexdigest(),
         pages=_page_offsets(paragraphs, kept, extracted.page_starts),
     )
 

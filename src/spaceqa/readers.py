@@ -1,6 +1,6 @@
 """Readers: the text of a file, by format, before cleaning.
 
-Each reader returns ``Extracted``: the text as paragraphs, a title when the format states one,
+Each reader takes the file's bytes (read once, by ingest, which also hashes them) and returns ``Extracted``: the text as paragraphs, a title when the format states one,
 and, for PDFs, where each page starts.  Cleaning and sentence offsets happen after, in
 ingest; readers only take the markup away.
 
@@ -14,9 +14,9 @@ ingest; readers only take the markup away.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 
@@ -35,19 +35,19 @@ class UnreadableError(Exception):
     """The file is of a supported type but cannot be read; the message says why."""
 
 
-def read_txt(path: Path) -> Extracted:
+def read_txt(data: bytes) -> Extracted:
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise UnreadableError(f"not valid UTF-8 text ({error.reason} at byte {error.start})") from None
     # Plain text in this collection is saved web pages, so furniture rules apply to it.
     return Extracted(paragraphs=text.splitlines(), web_page=True)
 
 
-def read_markdown(path: Path) -> Extracted:
+def read_markdown(data: bytes) -> Extracted:
     from markdown_it import MarkdownIt
 
-    source = read_txt(path).paragraphs
+    source = read_txt(data).paragraphs
     tokens = MarkdownIt("commonmark").parse("\n".join(source))
     paragraphs: list[str] = []
     title = None
@@ -84,10 +84,10 @@ _HTML_BLOCKS = ["p", "div", "section", "article", "main", "header", "h1", "h2", 
                 "address", "br", "hr"]
 
 
-def read_html(path: Path) -> Extracted:
+def read_html(data: bytes) -> Extracted:
     from bs4 import BeautifulSoup
 
-    html = path.read_bytes().decode("utf-8", errors="replace")
+    html = data.decode("utf-8", errors="replace")
     soup = BeautifulSoup(html, "html.parser")
     title_tag = soup.find("title")
     page_title = title_tag.get_text(" ", strip=True) if title_tag else ""
@@ -108,12 +108,12 @@ def read_html(path: Path) -> Extracted:
     return Extracted(paragraphs=text.splitlines(), title=title or None, web_page=True)
 
 
-def read_pdf(path: Path) -> Extracted:
+def read_pdf(data: bytes) -> Extracted:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise UnreadableError("the PDF is encrypted")
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -143,7 +143,7 @@ def _pdf_paragraphs(page_text: str) -> list[str]:
     return paragraphs
 
 
-READERS: dict[str, Callable[[Path], Extracted]] = {
+READERS: dict[str, Callable[[bytes], Extracted]] = {
     ".txt": read_txt,
     ".md": read_markdown,
     ".markdown": read_markdown,
