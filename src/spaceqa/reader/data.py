@@ -1,0 +1,224 @@
+"""Training examples for the reader, from SQuAD-format question files.
+
+Each paragraph of the files becomes a document of a SpaceQA index (built by the caller
+with the ordinary ``build_index``), so sentences and windows are cut exactly as they are
+when a user asks.  Every question gives:
+
+* one **positive**: a window that holds its answer, centred on the answer's sentence or on
+  a neighbour whose window still holds it (an answer is not always in the middle);
+* sometimes a **negative** (no answer), of one of three kinds:
+  ``paragraph`` (another window of the same paragraph), ``article`` (a window of another
+  paragraph of the same article) and ``retrieved`` (a window that SpaceQA's own retriever
+  ranks high for the question: the hard case the reader meets at ask time).
+  A window counts as a negative only when no gold answer appears in it at all.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..evaluate import squad_document_name
+from ..index import LoadedIndex
+from .reading import InputSettings, cut_question
+from .windows import window_range
+
+NEGATIVE_KINDS = ("paragraph", "article", "retrieved")
+RETRIEVED_CANDIDATES = 12  # how deep in the retriever's ranking a hard negative may come from
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    question: str
+    doc_id: str  # the paragraph's document in the training corpus
+    article: str  # the paragraph's article: negatives of kind "article" come from its other paragraphs
+    answers: tuple[tuple[str, int], ...]  # (text, character offset in the paragraph)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A question with a window of text, and where the answer lies in it (-1, -1: nowhere)."""
+
+    question: str
+    text: str
+    answer_start: int
+    answer_end: int
+    kind: str  # "positive" or one of NEGATIVE_KINDS
+
+
+def read_squad(path: Path, prefix: str = "") -> tuple[dict[str, str], list[SquadQuestion]]:
+    """The paragraphs of a SQuAD file as ``{doc_id: text}``, and its answerable questions.
+
+    Documents are named as ``spaceqa eval`` names them, under ``prefix/`` when given.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    documents, questions = {}, []
+    for article in data["data"]:
+        for number, paragraph in enumerate(article["paragraphs"]):
+            doc_id = f"{prefix}/" * bool(prefix) + squad_document_name(article["title"], number)
+            documents[doc_id] = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = tuple((a["text"], int(a["answer_start"])) for a in qa.get("answers", []) if a["text"].strip())
+                if answers and not qa.get("is_impossible"):
+                    questions.append(SquadQuestion(qa["question"], doc_id, f"{prefix}/{article['title']}", answers))
+    return documents, questions
+
+
+def locate(text: str, answer: str, near: int, scale: float = 1.0) -> tuple[int, int] | None:
+    """Where ``answer`` occurs in ``text``, the occurrence nearest ``near * scale``.
+
+    The index cleans each document (whitespace, invisible characters), so SQuAD's offsets
+    can drift a little: the nearest occurrence of the answer's text is the one meant.
+    """
+    found, position = [], text.find(answer)
+    while position >= 0:
+        found.append(position)
+        position = text.find(answer, position + 1)
+    if not found:
+        return None
+    start = min(found, key=lambda p: abs(p - near * scale))
+    return start, start + len(answer)
+
+
+class ExampleBuilder:
+    """Turns questions into examples over one index of their paragraphs."""
+
+    def __init__(self, index: LoadedIndex, tokenizer, settings: InputSettings, originals: dict[str, str]) -> None:
+        self.index = index
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.originals = originals  # doc_id -> SQuAD's own paragraph text, which its offsets point into
+        texts = [index.sentence_text(i) for i in range(len(index.sentences))]
+        self.token_counts = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        self.by_article: dict[str, list[str]] = defaultdict(list)
+
+    def register(self, questions: Iterable[SquadQuestion]) -> None:
+        for doc_id in sorted({(q.article, q.doc_id) for q in questions}):
+            self.by_article[doc_id[0]].append(doc_id[1])
+
+    def window(self, doc_id: str, center: int, budget: int) -> tuple[int, int]:
+        """Character range of the window around local sentence ``center`` of ``doc_id``."""
+        first_id, last_id = self.index.document_ranges[doc_id][:2]
+        first, last = window_range(center, self.token_counts[first_id:last_id], budget)
+        return self.index.sentences[first_id + first].start, self.index.sentences[first_id + last - 1].end
+
+    def examples(self, question: SquadQuestion, rng: random.Random, negatives: dict[str, float], retrieved: Sequence[int] = ()) -> list[Example]:
+        """The positive of ``question`` and, each with its probability, negatives of each kind."""
+        if question.doc_id not in self.index.documents:
+            return []
+        text = self.index.documents[question.doc_id].text
+        original = self.originals.get(question.doc_id, text)
+        answer_text, answer_at = question.answers[0]
+        span = locate(text, answer_text, answer_at, len(text) / max(1, len(original)))
+        if span is None:
+            return []
+        _, question_tokens = cut_question(self.tokenizer, question.question, self.settings.max_question_tokens)
+        budget = self.settings.window_budget(question_tokens)
+        first_id, last_id = self.index.document_ranges[question.doc_id][:2]
+        holding = [c for c in range(last_id - first_id) if _covers(self.window(question.doc_id, c, budget), span)]
+        if not holding:
+            return []
+        start, end = self.window(question.doc_id, rng.choice(holding), budget)
+        found = [Example(question.question, text[start:end], span[0] - start, span[1] - start, "positive")]
+        golds = [a.lower() for a, _ in question.answers]
+        for kind in NEGATIVE_KINDS:
+            if rng.random() < negatives.get(kind, 0.0):
+                window = self._negative(kind, question, budget, golds, rng, retrieved)
+                if window is not None:
+                    doc_id, (start, end) = window
+                    found.append(Example(question.question, self.index.documents[doc_id].text[start:end], -1, -1, kind))
+        return found
+
+    def _negative(self, kind, question, budget, golds, rng, retrieved) -> tuple[str, tuple[int, int]] | None:
+        if kind == "paragraph":
+            places = [(question.doc_id, c) for c in range(self._sentence_count(question.doc_id))]
+        elif kind == "article":
+            others = [d for d in self.by_article[question.article] if d != question.doc_id]
+            doc_id = rng.choice(others) if others else None
+            places = [(doc_id, c) for c in range(self._sentence_count(doc_id))] if doc_id else []
+        else:
+            places = [(self.index.sentences[s].doc_id, s - self.index.document_ranges[self.index.sentences[s].doc_id][0]) for s in retrieved]
+        usable = []
+        for doc_id, center in places:
+            window = self.window(doc_id, center, budget)
+            content = self.index.documents[doc_id].text[window[0] : window[1]].lower()
+            if not any(g in content for g in golds):
+                usable.append((doc_id, window))
+                if kind == "retrieved" and len(usable) == 3:
+                    break  # the hard ones are near the top of the ranking
+        return rng.choice(usable) if usable else None
+
+    def _sentence_count(self, doc_id: str) -> int:
+        first_id, last_id = self.index.document_ranges[doc_id][:2]
+        return last_id - first_id
+
+
+def retrieved_sentences(index: LoadedIndex, embedder, questions: Sequence[str], depth: int = RETRIEVED_CANDIDATES, progress: bool = False) -> list[list[int]]:
+    """The sentences SpaceQA's retriever ranks highest for each question, best first."""
+    from tqdm import tqdm
+
+    from ..retrieve import Query, Retriever
+    from ..text import terms
+
+    retriever = Retriever(index)
+    vectors = embedder.embed(list(questions), show_progress=progress)
+    ranked = []
+    for question, vector in tqdm(list(zip(questions, vectors)), desc="retrieving hard negatives", unit="question", disable=not progress):
+        ranked.append([c.sentence_id for c in retriever.candidates(Query(vector=vector, terms=terms(question)))[:depth]])
+    return ranked
+
+
+@dataclass
+class Features:
+    """Examples tokenised for training: a row per input, with its labels."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray]
+    context_mask: list[np.ndarray]
+    start: np.ndarray  # token position of the answer's start; 0 ([CLS]) when the row has no answer
+    end: np.ndarray
+    answerable: np.ndarray  # 1.0 when the row holds the whole answer
+
+
+def featurise(examples: Sequence[Example], tokenizer, settings: InputSettings, batch: int = 2048) -> Features:
+    """Tokenise examples as ``reading.encode`` does; label each row with the answer's tokens.
+
+    A window read in several strides gives several rows; a row that holds only part of
+    the answer, or none of it, is a negative.
+    """
+    ids, types, contexts, starts, ends, labels = [], [], [], [], [], []
+    for first in range(0, len(examples), batch):
+        part = examples[first : first + batch]
+        questions = [cut_question(tokenizer, e.question, settings.max_question_tokens)[0] for e in part]
+        encoded = tokenizer(
+            questions, [e.text for e in part], truncation="only_second", max_length=settings.max_length, stride=settings.stride,
+            return_overflowing_tokens=True, return_offsets_mapping=True,
+        )
+        for row, example_number in enumerate(encoded["overflow_to_sample_mapping"]):
+            example = part[example_number]
+            sequence = encoded.sequence_ids(row)
+            offsets = encoded["offset_mapping"][row]
+            context = np.array([s == 1 for s in sequence], dtype=np.int8)
+            start = end = 0
+            if example.answer_start >= 0:
+                inside = [i for i, s in enumerate(sequence) if s == 1]
+                if offsets[inside[0]][0] <= example.answer_start and offsets[inside[-1]][1] >= example.answer_end:
+                    start = next(i for i in inside if offsets[i][1] > example.answer_start)
+                    end = next(i for i in reversed(inside) if offsets[i][0] < example.answer_end)
+            ids.append(np.asarray(encoded["input_ids"][row], dtype=np.int32))
+            types.append(np.asarray(encoded["token_type_ids"][row], dtype=np.int8))
+            contexts.append(context)
+            starts.append(start)
+            ends.append(end)
+            labels.append(1.0 if end > 0 else 0.0)
+    return Features(ids, types, contexts, np.array(starts), np.array(ends), np.array(labels, dtype=np.float32))
+
+
+def _covers(window: tuple[int, int], span: tuple[int, int]) -> bool:
+    return window[0] <= span[0] and span[1] <= window[1]

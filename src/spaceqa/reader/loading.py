@@ -1,0 +1,63 @@
+"""Loading a reader: its weights, and the model card that says how it must be used.
+
+A reader folder holds ``reader.safetensors`` and ``card.json``.  The card records the
+input settings the network learned on, the base model it was trained from (by sha256),
+how the pipeline asks it (windows read, calibration) and where it came from (data,
+hyper-parameters, figures).  Loading checks all of it, as loading an index checks its
+manifest: a reader is never used with settings it was not trained or calibrated for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SpaceQAError
+from .reading import ExtractiveReader, InputSettings
+
+SHIPPED_READER = Path(__file__).resolve().parent.parent / "models" / "reader"
+CARD_FORMAT = 1
+
+
+class ReaderMismatchError(SpaceQAError):
+    """A reader folder that this SpaceQA cannot use as it is."""
+
+
+@dataclass(frozen=True)
+class ReaderCard:
+    """The parts of ``card.json`` that change what the reader does."""
+
+    inputs: InputSettings
+    asking: dict  # how the pipeline uses the reader: windows read, calibration; empty until calibrated
+    raw: dict  # the whole card, provenance and figures included
+
+    @classmethod
+    def read(cls, folder: Path) -> "ReaderCard":
+        path = Path(folder) / "card.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ReaderMismatchError(f"{folder} holds no reader (no card.json); train one with `spaceqa train-reader`") from None
+        if data.get("format") != CARD_FORMAT:
+            raise ReaderMismatchError(f"{path} has format {data.get('format')}, this SpaceQA reads format {CARD_FORMAT}")
+        try:
+            inputs = InputSettings(**data["inputs"])
+        except (KeyError, TypeError) as error:
+            raise ReaderMismatchError(f"{path}: input settings unreadable ({error})") from None
+        return cls(inputs=inputs, asking=data.get("asking", {}), raw=data)
+
+
+def load_reader(folder: Path | None = None, *, check_base: bool = True) -> tuple[ExtractiveReader, ReaderCard]:
+    """The reader in ``folder`` (the shipped one by default), ready to read, and its card."""
+    from transformers import AutoTokenizer
+
+    from ..embed import bundled_model_path
+    from .model import base_fingerprint, load_weights
+
+    folder = Path(folder) if folder else SHIPPED_READER
+    card = ReaderCard.read(folder)
+    if check_base and card.raw.get("base_sha256") != base_fingerprint():
+        raise ReaderMismatchError(f"the reader in {folder} was trained from another base model than the bundled all-MiniLM-L6-v2")
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    return ExtractiveReader(load_weights(folder), tokenizer, card.inputs), card

