@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 
 PROJECT = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = PROJECT / "corpus"
@@ -43,11 +43,11 @@ def write_corpus(folder: Path, documents: dict[str, str]) -> Path:
     return folder
 
 
-def make_app(settings: dict, embedder):
-    """The app over ``settings`` with ``embedder``, in Flask's testing mode (errors propagate)."""
+def make_app(settings: dict, embedder, reader=None):
+    """The app over ``settings`` with ``embedder`` and ``reader`` (default: the shipped one), in Flask's testing mode."""
     from spaceqa import create_app
 
-    app = create_app(settings, embedder=embedder)
+    app = create_app(settings, embedder=embedder, reader=reader)
     app.config["TESTING"] = True
     return app
 
@@ -64,7 +64,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny_app(tmp_path: Path, tiny_corpus: Path, fake_embedder: HashEmbedder):
-    return make_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index"}, fake_embedder)
+    return make_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index"}, fake_embedder, fake_reader())
 
 
 @pytest.fixture

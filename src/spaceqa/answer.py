@@ -1,65 +1,58 @@
-"""Answer: rank candidate sentences, cut the answer span, and say how sure we are.
+"""Answer: read the best retrieved sentences with the trained reader, and rank its spans.
 
-Each candidate sentence is described by a few features that mean the same thing
-for any question and any corpus:
+The top candidate sentences from retrieval are read as windows (each with its
+neighbours, see ``reader/windows.py``), all in one batch; each window yields the
+reader's best span in it.  A few features per span then go through a logistic
+calibration into ``score``, the estimated chance that the span answers the question:
 
-* ``coverage``: the IDF-weighted share of the question's terms the sentence contains
-  (a term absent from the corpus counts with the highest IDF: an unknown name is
-  the most specific word of a question, and nothing matched it);
-* ``window_coverage``: the same over the sentence and its neighbours, since a
-  sentence may say "he" where the question names the person;
-* ``phrase_coverage``: the share of the question's consecutive term pairs the sentence
-  also has in a row ("first American", "Space Station"): word order, which coverage ignores;
-* ``sentence_cosine``: dense similarity of the question with the sentence, whose vector was
-  pooled from its passage's tokens, so it carries the passage's context;
-* ``passage_score``: how its passage ranked in the fused dense + BM25 passage retrieval,
-  relative to the best passage (1 for the top passage);
-* ``typed_span``: how well the sentence's best span fits what the question asks for.
+* ``answerable``: the reader's answerability logit for the window;
+* ``span_logprob``: how sure the reader is of this span among the window's spans;
+* ``answerable_gap``: the logit's distance below the best window's (how it compares);
+* ``retrieval_rank``: log(1 + rank) of the window's sentence in the fused retrieval;
+* ``sentence_cosine``, ``passage_score``: the retrieval evidence for the sentence.
 
-A logistic model, fitted on our own labelled questions (``scripts/fit_calibration.py``),
-turns them into the probability that the sentence holds the answer: the ``score``.
-``answer`` is null when the best score is below ``min_score``.
+The weights are fitted by ``scripts/calibrate_reader.py`` and stored in the reader's
+model card with the number of windows read, so a reader always comes with the settings
+it was calibrated for.  ``answer`` is null when the best score is below ``min_score``.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from .cache import LruCache
 from .index import LoadedIndex
+from .reader import ExtractiveReader, ReaderCard, SpanReading
+from .reader.loading import ReaderMismatchError
+from .reader.windows import window_range
 from .records import Answer
 from .retrieve import Candidate
-from .spans import SentenceAnalysis, analyse_sentence, best_span, expect, question_focus
-from .text import terms
 
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FEATURES = (
-    "coverage", "window_coverage", "phrase_coverage", "sentence_cosine", "passage_score", "typed_span", "covered_span", "cosine_gap", "coverage_gap",
-)
-# Sentences whose span analysis is kept between questions (a few KB each): every sentence of a
-# corpus of this size, and the most recently read ones of a larger corpus.
-ANALYSES_KEPT = 50_000
-CONTEXT_TERM_WEIGHT = 0.3  # terms from earlier turns help, but count for less than the question's own
-SPAN_SCORE_SCALE = 2.0  # a span scoring this much (type, novelty, head noun, proximity all agree) counts fully
+FEATURES = ("answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score")
+NEIGHBOURHOOD = 8  # sentences either side of a candidate that a window may reach
+TOKEN_COUNTS_KEPT = 100_000  # sentence lengths in tokens, kept between questions
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic weights over ``FEATURES``, fitted by ``scripts/fit_calibration.py`` on our own questions."""
+    """How many windows to read, and the logistic weights over ``FEATURES`` fitted for that."""
 
+    windows_read: int
     weights: tuple[float, ...]
     bias: float
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> "Calibration":
-        data = json.loads(Path(path).read_text())
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path} was fitted on features {data['features']}, the reader computes {list(FEATURES)}")
-        return cls(weights=tuple(data["weights"]), bias=float(data["bias"]))
+    def from_card(cls, card: ReaderCard) -> "Calibration":
+        asking = card.asking
+        if not asking:
+            raise ReaderMismatchError("the reader is not calibrated yet: run scripts/calibrate_reader.py on it")
+        if tuple(asking.get("features", ())) != FEATURES:
+            raise ReaderMismatchError(f"the reader was calibrated on features {asking.get('features')}, this SpaceQA computes {list(FEATURES)}")
+        return cls(windows_read=int(asking["windows_read"]), weights=tuple(asking["weights"]), bias=float(asking["bias"]))
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(features @ np.asarray(self.weights) + self.bias)))
@@ -67,121 +60,141 @@ class Calibration:
 
 @dataclass
 class Reading:
-    """One candidate sentence, read: its features, probability and best span."""
+    """One window, read: the span the reader found in it, where it lies, and its score."""
 
-    candidate: Candidate
+    candidate: Candidate  # the retrieved sentence the window was built around
+    rank: int  # the candidate's place in retrieval, from 0
+    first_sentence: int  # the window's sentences, [first, last)
+    last_sentence: int
+    span: SpanReading
+    start: int  # the span's offsets in the document
+    end: int
     features: dict[str, float]
-    probability: float = 0.0
-    span: tuple[int, int] | None = None  # answer span, as offsets inside the sentence
+    score: float = 0.0
 
 
-class Reader:
-    """Reads retrieved sentences and returns ranked extractive answers."""
+class Answerer:
+    """Reads retrieved sentences with the reader and returns ranked extractive answers."""
 
-    def __init__(self, index: LoadedIndex, calibration: Calibration | None = None, sentences_to_read: int = 30) -> None:
+    def __init__(self, index: LoadedIndex, reader: ExtractiveReader, calibration: Calibration) -> None:
         self.index = index
-        self.calibration = calibration or Calibration.load()
-        self.sentences_to_read = sentences_to_read
-        self._max_idf = max(index.idf.values(), default=1.0)
-        self._analyses: LruCache[SentenceAnalysis] = LruCache(ANALYSES_KEPT)
+        self.reader = reader
+        self.calibration = calibration
+        self._token_counts: LruCache[int] = LruCache(TOKEN_COUNTS_KEPT)
 
-    def answers(self, readings: list[Reading]) -> list[Answer]:
+    def readings(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
+        """Read the windows of the best candidates; best first, one per distinct sentence."""
+        return self.rank(self.read(question, candidates, self.calibration.windows_read))
+
+    def read(self, question: str, candidates: Sequence[Candidate], windows: int) -> list[Reading]:
+        """Read up to ``windows`` windows around the best candidates, in one batch; in retrieval order, unscored.
+
+        A candidate already inside the window of a better one is not read again.
+        """
+        budget = self.reader.settings.window_budget(self.reader.question_tokens(question))
+        chosen, covered = [], set()
+        for rank, candidate in enumerate(candidates):
+            if len(chosen) == windows:
+                break
+            if candidate.sentence_id not in covered:
+                first, last = self._window(candidate.sentence_id, budget)
+                chosen.append((rank, candidate, first, last))
+                covered.update(range(first, last))
+        texts = [self._text(first, last) for _, _, first, last in chosen]
+        readings = []
+        for (rank, candidate, first, last), span in zip(chosen, self.reader.read(question, texts)):
+            offset = self.index.sentences[first].start
+            start, end = (offset + span.start, offset + span.end) if span.end > span.start else (offset, offset)
+            features = {
+                "answerable": span.answerable_logit,
+                "span_logprob": span.span_logprob,
+                "retrieval_rank": math.log1p(rank),
+                "sentence_cosine": candidate.sentence_cosine,
+                "passage_score": candidate.passage_score,
+            }
+            readings.append(Reading(candidate, rank, first, last, span, start, end, features))
+        return readings
+
+    def rank(self, readings: list[Reading]) -> list[Reading]:
+        """Score readings with the calibration; best first, one per distinct sentence."""
+        if not readings:
+            return []
+        best = max(r.span.answerable_logit for r in readings)
+        for r in readings:
+            r.features["answerable_gap"] = r.span.answerable_logit - best
+        matrix = np.array([[r.features[name] for name in FEATURES] for r in readings], dtype=np.float64)
+        for reading, probability in zip(readings, self.calibration.probability(matrix)):
+            reading.score = float(probability)
+        return self._distinct(sorted(readings, key=lambda r: (-r.score, r.rank)))
+
+    def answers(self, readings: Sequence[Reading]) -> list[Answer]:
         """The extractive answers of these readings, with text, offsets and citation."""
         return [self._answer(reading) for reading in readings]
 
-    def readings(self, question: str, candidates: list[Candidate], *, context: str = "") -> list[Reading]:
-        """Score the candidate sentences; best first, one per distinct sentence text."""
-        expectation = expect(question)
-        focus_terms = terms(question_focus(question))
-        question_weights = {t: self._idf(t) for t in focus_terms}
-        bigram_weights = {pair: self._idf(pair[0]) + self._idf(pair[1]) for pair in zip(focus_terms, focus_terms[1:])}
-        total_bigram_weight = sum(bigram_weights.values())
-        context_terms = set(terms(context)) - question_weights.keys()
-        weights = dict(question_weights)
-        weights.update({t: CONTEXT_TERM_WEIGHT * self._idf(t) for t in context_terms})
-        total_weight = sum(weights.values())
-
-        readings = []
-        for candidate in candidates[: self.sentences_to_read]:
-            span = best_span(self._analysis(candidate.sentence_id), expectation, question_weights, avoid_terms=context_terms)
-            own = self.index.sentence_terms(candidate.sentence_id)
-            window = self._window_terms(candidate.sentence_id)
-            features = {
-                "coverage": _share(weights, own, total_weight),
-                "window_coverage": _share(weights, window, total_weight),
-                "phrase_coverage": _share(bigram_weights, self.index.sentence_bigrams(candidate.sentence_id), total_bigram_weight),
-                "sentence_cosine": candidate.sentence_cosine,
-                "passage_score": candidate.passage_score,
-                "typed_span": min(1.0, span.score / SPAN_SCORE_SCALE) if span else 0.0,
-            }
-            features["covered_span"] = features["window_coverage"] * features["typed_span"]
-            readings.append(Reading(candidate, features, span=(span.start, span.end) if span else None))
-        if readings:
-            best_cosine = max(r.features["sentence_cosine"] for r in readings)
-            best_coverage = max(r.features["coverage"] for r in readings)
-            for r in readings:
-                r.features["cosine_gap"] = r.features["sentence_cosine"] - best_cosine
-                r.features["coverage_gap"] = r.features["coverage"] - best_coverage
-            matrix = np.array([[r.features[name] for name in FEATURES] for r in readings], dtype=np.float64)
-            for reading, probability in zip(readings, self.calibration.probability(matrix)):
-                reading.probability = float(probability)
-        readings.sort(key=lambda r: (-r.probability, r.candidate.sentence_id))
-        return _distinct_sentences(readings, self.index)
-
     def _answer(self, reading: Reading) -> Answer:
         index = self.index
-        sentence = index.sentences[reading.candidate.sentence_id]
-        chunk = index.chunks[reading.candidate.chunk_id]
-        doc = index.documents[sentence.doc_id]
-        span_start, span_end = reading.span or (0, sentence.end - sentence.start)
+        doc = index.documents[index.sentences[reading.first_sentence].doc_id]
+        first, last = self._sentences_holding(reading)
+        sentence_start, sentence_end = index.sentences[first].start, index.sentences[last - 1].end
+        start, end = reading.start, reading.end
+        if end <= start:  # the reader found nothing it could point at: cite the whole sentence
+            start, end = sentence_start, sentence_end
+        chunk = index.chunks[reading.candidate.chunk_id if reading.candidate.sentence_id in range(first, last) else index.chunk_of_sentence(first)]
         return Answer(
-            text=doc.text[sentence.start + span_start : sentence.start + span_end],
-            sentence=doc.text[sentence.start : sentence.end],
-            score=reading.probability,
+            text=doc.text[start:end],
+            sentence=doc.text[sentence_start:sentence_end],
+            score=reading.score,
             doc_id=doc.doc_id,
             title=doc.title,
-            start=sentence.start + span_start,
-            end=sentence.start + span_end,
-            sentence_start=sentence.start,
-            sentence_end=sentence.end,
+            start=start,
+            end=end,
+            sentence_start=sentence_start,
+            sentence_end=sentence_end,
             passage=doc.text[chunk.start : chunk.end],
             passage_start=chunk.start,
             passage_end=chunk.end,
-            page=doc.page_at(sentence.start),
+            page=doc.page_at(sentence_start),
         )
 
-    def _analysis(self, sentence_id: int) -> SentenceAnalysis:
-        """The sentence's question-independent analysis, computed on first use and kept."""
-        return self._analyses.get_or_compute(
-            sentence_id, lambda: analyse_sentence(self.index.sentence_text(sentence_id), self.index.sentence_tokens(sentence_id))
-        )
-
-    def _neighbours(self, sentence_id: int) -> list[int]:
-        """The sentence and the sentences either side of it in the same document."""
-        doc_id = self.index.sentences[sentence_id].doc_id
-        return [
-            i for i in (sentence_id - 1, sentence_id, sentence_id + 1)
-            if 0 <= i < len(self.index.sentences) and self.index.sentences[i].doc_id == doc_id
+    def _sentences_holding(self, reading: Reading) -> tuple[int, int]:
+        """The sentences ``[first, last)`` of the window that the span touches (one, unless it crosses a boundary)."""
+        sentences = self.index.sentences
+        touched = [
+            i for i in range(reading.first_sentence, reading.last_sentence)
+            if sentences[i].start < max(reading.end, reading.start + 1) and reading.start < sentences[i].end
         ]
+        if not touched:  # the span fell between sentences (whitespace): the window's own sentence
+            centre = reading.candidate.sentence_id
+            return (centre, centre + 1) if reading.first_sentence <= centre < reading.last_sentence else (reading.first_sentence, reading.first_sentence + 1)
+        return touched[0], touched[-1] + 1
 
-    def _idf(self, term: str) -> float:
-        return self.index.idf.get(term, self._max_idf)
+    def _window(self, sentence_id: int, budget: int) -> tuple[int, int]:
+        doc_first, doc_last = self.index.document_ranges[self.index.sentences[sentence_id].doc_id][:2]
+        low, high = max(doc_first, sentence_id - NEIGHBOURHOOD), min(doc_last, sentence_id + NEIGHBOURHOOD + 1)
+        counts = self._counts(range(low, high))
+        first, last = window_range(sentence_id - low, counts, budget)
+        return low + first, low + last
 
-    def _window_terms(self, sentence_id: int) -> frozenset[str]:
-        return frozenset().union(*(self.index.sentence_terms(i) for i in self._neighbours(sentence_id)))
+    def _counts(self, sentence_ids: range) -> list[int]:
+        """Token lengths of sentences, each computed once, in one tokenizer call for those missing."""
+        known = {i: self._token_counts.get(i) for i in sentence_ids}
+        missing = [i for i, count in known.items() if count is None]
+        for i, count in zip(missing, self.reader.token_counts([self.index.sentence_text(i) for i in missing])):
+            known[i] = count
+            self._token_counts.put(i, count)
+        return [known[i] for i in sentence_ids]
 
+    def _text(self, first: int, last: int) -> str:
+        doc = self.index.documents[self.index.sentences[first].doc_id]
+        return doc.text[self.index.sentences[first].start : self.index.sentences[last - 1].end]
 
-def _share(weights: dict, present, total: float) -> float:
-    """The weighted share of ``weights``' keys found in ``present`` (0 when there is nothing to find)."""
-    return sum(w for key, w in weights.items() if key in present) / total if total else 0.0
-
-
-def _distinct_sentences(readings: list[Reading], index: LoadedIndex) -> list[Reading]:
-    """Drop repeats of a sentence text already listed (documents repeat themselves)."""
-    seen, kept = set(), []
-    for reading in readings:
-        text = " ".join(index.sentence_text(reading.candidate.sentence_id).split()).lower()
-        if text not in seen:
-            seen.add(text)
-            kept.append(reading)
-    return kept
+    def _distinct(self, readings: list[Reading]) -> list[Reading]:
+        """Keep the best reading of each sentence text (windows overlap; documents repeat themselves)."""
+        seen, kept = set(), []
+        for reading in readings:
+            first, last = self._sentences_holding(reading)
+            key = " ".join(self._text(first, last).split()).lower()
+            if key not in seen:
+                seen.add(key)
+                kept.append(reading)
+        return kept

@@ -14,13 +14,13 @@ from .pipeline import open_engine
 MAX_REQUEST_BYTES = 64 * 1024  # an /ask body is a question and a short history; anything larger is refused
 
 
-def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: Embedder | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: Embedder | None = None, reader=None) -> Flask:
     """Build the app: defaults, then ``SPACEQA_*`` variables, then ``config``.
 
     The model and index are loaded here, once, and shared by every request thread;
     the index is built first when missing or stale, and a new version written later (by
     `spaceqa index` or the admin endpoints) is switched to without a restart.
-    ``embedder`` lets tests supply a fake.
+    ``embedder`` and ``reader`` (an ``(ExtractiveReader, Calibration)`` pair) let tests supply fakes.
     """
     settings = config if isinstance(config, Settings) else Settings.load(config)
     app = Flask(__name__, static_folder=None)
@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     app.url_map.merge_slashes = False  # "/documents//etc/x" is an unknown id (404), not a redirect
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    engine = app.extensions["spaceqa"] = open_engine(settings, embedder)
+    engine = app.extensions["spaceqa"] = open_engine(settings, embedder, reader)
     if settings.reload_interval > 0:
         engine.watch(settings.index_dir, settings.reload_interval)  # hot swap to indexes built elsewhere
     app.register_blueprint(api.bp)

@@ -1,7 +1,7 @@
-"""Build: ingest -> chunk -> tag -> embed -> index, reusing what an earlier build computed.
+"""Build: ingest -> chunk -> embed -> index, reusing what an earlier build computed.
 
 A document whose file hash is unchanged since the live index keeps its sentences,
-passages, tags and vectors; only new and changed documents are read and embedded, and
+passages and vectors; only new and changed documents are read and embedded, and
 deleted ones are dropped.  Documents are assembled in the same order as a full build,
 so an incremental build produces the same index as ``full=True`` (tested).
 """
@@ -15,26 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
-from . import chunk, tagging
+from . import chunk
 from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
 from .errors import EmptyCorpusError, IndexMismatchError, IndexMissingError
 from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, staleness, write_index
 from .ingest import corpus_fingerprint, load_corpus
 from .records import Chunk, Document, Sentence
-from .tagging import Token, tag_sentences
 
 log = logging.getLogger("spaceqa")
 
 
 @dataclass
 class PreparedDocument:
-    """One document split, tagged and embedded; offsets are into its text, ids are local."""
+    """One document split and embedded; offsets are into its text, ids are local."""
 
     document: Document
     sentences: list[tuple[int, int]]
     chunks: list[tuple[int, int, int, int]]  # start, end, first sentence, last sentence (exclusive)
-    tokens: list[list[Token]]
     sentence_vectors: np.ndarray | None = None
     chunk_vectors: np.ndarray | None = None
 
@@ -72,11 +70,10 @@ def build_index(
 ) -> BuildReport:
     """Publish a new index version for the corpus; with ``full`` nothing is reused.
 
-    The reported seconds cover the build itself: the splitter and tagger are loaded (once per
+    The reported seconds cover the build itself: the sentence splitter is loaded (once per
     process, as the model is) before the clock starts.
     """
     chunk.warm_up()
-    tagging.warm_up()
     started = time.perf_counter()
     with build_lock(index_dir):
         fingerprint = corpus_fingerprint(corpus_dir)
@@ -88,8 +85,8 @@ def build_index(
             # Nothing to change: publishing an identical version would only make servers reload.
             return _report(previous.version, previous, fresh=[], unchanged=unchanged, removed=0, scan=scan, started=started, published=False)
         if scan.documents:
-            # A lazy embedder loads its model on first use; like the splitter's and the
-            # tagger's, that load is not part of the build's seconds.
+            # A lazy embedder loads its model on first use; like the splitter's, that load
+            # is not part of the build's seconds.
             loading = time.perf_counter()
             _ = embedder.dimension
             started += time.perf_counter() - loading
@@ -124,19 +121,13 @@ def _report(version, content, *, fresh, unchanged, removed, scan, started, publi
 
 
 def prepare_documents(documents: list[Document], params: ChunkParams) -> list[PreparedDocument]:
-    """Split documents into sentences and passages and tag the sentences (no vectors yet).
-
-    All sentences are tagged in one call: the tagger's cost per call exceeds its cost per sentence.
-    """
+    """Split documents into sentences and passages (no vectors yet)."""
     prepared = []
     for doc in documents:
         spans = split_sentences(doc.text)
         word_counts = [count_words(doc.text[start:end]) for start, end in spans]
         chunks = [(spans[first][0], spans[last - 1][1], first, last) for first, last in chunk_sentences(word_counts, params)]
-        prepared.append(PreparedDocument(doc, spans, chunks, []))
-    tags = iter(tag_sentences([p.document.text[start:end] for p in prepared for start, end in p.sentences]))
-    for p in prepared:
-        p.tokens = [next(tags) for _ in p.sentences]
+        prepared.append(PreparedDocument(doc, spans, chunks))
     return prepared
 
 
@@ -144,19 +135,16 @@ def assemble(documents: list[PreparedDocument]) -> IndexContent:
     """Number the sentences and passages of prepared documents, in order, into index content."""
     sentences: list[Sentence] = []
     chunks: list[Chunk] = []
-    tokens: list[list[Token]] = []
     for prepared in documents:
         doc_id, base = prepared.document.doc_id, len(sentences)
         sentences += [Sentence(base + i, doc_id, start, end) for i, (start, end) in enumerate(prepared.sentences)]
         chunks += [Chunk(len(chunks) + i, doc_id, s, e, base + f, base + l) for i, (s, e, f, l) in enumerate(prepared.chunks)]
-        tokens += prepared.tokens
     return IndexContent(
         documents=[p.document for p in documents],
         sentences=sentences,
         chunks=chunks,
         sentence_vectors=_stack([p.sentence_vectors for p in documents]),
         chunk_vectors=_stack([p.chunk_vectors for p in documents]),
-        sentence_tokens=tokens,
     )
 
 
@@ -170,7 +158,7 @@ def index_problem(corpus_dir: Path, index_dir: Path, embedder: Embedder, params:
 
 
 def _reusable_index(index_dir: Path, embedder: Embedder, params: ChunkParams) -> LoadedIndex | None:
-    """The live index, when its vectors and tags can be taken over (same model, chunking, tagging)."""
+    """The live index, when its vectors can be taken over (same model and chunking)."""
     try:
         manifest = read_manifest(index_dir)
     except (IndexMissingError, IndexMismatchError):
@@ -188,7 +176,6 @@ def _reuse(index: LoadedIndex, doc_id: str) -> PreparedDocument:
         document=index.documents[doc_id],
         sentences=[(s.start, s.end) for s in index.sentences[first_sentence:last_sentence]],
         chunks=[(c.start, c.end, c.first_sentence - first_sentence, c.last_sentence - first_sentence) for c in index.chunks[first_chunk:last_chunk]],
-        tokens=[index.sentence_tokens(i) for i in range(first_sentence, last_sentence)],
         sentence_vectors=index.sentence_vectors[first_sentence:last_sentence],
         chunk_vectors=index.chunk_vectors[first_chunk:last_chunk],
     )

@@ -17,6 +17,21 @@ class LruCache(Generic[Value]):
         self._items: OrderedDict[Hashable, Value] = OrderedDict()
         self._lock = threading.Lock()
 
+    def get(self, key: Hashable) -> Value | None:
+        """The value kept for ``key``, or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: Hashable, value: Value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], Value]) -> Value:
         """The value kept for ``key``, or ``compute()``'s, kept from now on.
 
@@ -29,8 +44,5 @@ class LruCache(Generic[Value]):
                 self._items.move_to_end(key)
                 return self._items[key]
         value = compute()
-        with self._lock:
-            self._items[key] = value
-            if len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+        self.put(key, value)
         return value

@@ -1,4 +1,4 @@
-"""The ``spaceqa`` command: index, serve, ask, eval.  Each command wraps one library call."""
+"""The ``spaceqa`` command: index, serve, ask, eval, train-reader.  Each command wraps one library call."""
 
 from __future__ import annotations
 
@@ -132,15 +132,26 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, history:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_paths
 @click.option("--k", "k", type=click.IntRange(1, 10), default=3, show_default=True, help="Documents considered for doc recall@k.")
+@click.option("--reader-only", is_flag=True, help="SQuAD files only: score the reader alone, given each question's own paragraph (no retrieval).")
+@click.option("--limit", type=click.IntRange(0), default=0, help="With --reader-only: score this many questions, sampled (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and misses as JSON.")
 @_friendly_errors
-def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k: int, as_json: bool) -> None:
+def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k: int, reader_only: bool, limit: int, as_json: bool) -> None:
     """Score the system on FILE: a JSONL question set, or SQuAD JSON (v1.1/v2.0).
 
     For SQuAD, the paragraphs are the corpus: they are written to --corpus (or a temporary
     folder) as <Title>-<NNN>.txt. An index for any corpus other than the configured one is
     built in a temporary folder unless --index is given, so ./index is never overwritten.
     """
+    if reader_only:
+        from .evaluate import evaluate_reader_only, is_squad
+        from .pipeline import load_reader
+
+        if not is_squad(file):
+            raise click.UsageError("--reader-only needs a SQuAD file: it reads each question's own paragraph")
+        metrics = evaluate_reader_only(load_reader(_settings())[0], file, limit=limit)
+        click.echo(json.dumps({"mode": "reader only", "metrics": metrics}, indent=2) if as_json else "\n".join(f"{n:>16}  {v}" for n, v in metrics.items()))
+        return
     from .evaluate import evaluate, is_squad, load_items, write_squad_corpus
     from .pipeline import open_engine
 
@@ -166,6 +177,42 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {answered} (score {miss.score:.2f})")
         if miss.gold and not miss.sentence_hit:
             click.echo(f"    sentence: {miss.sentence}")
+
+
+@main.command("train-reader")
+@click.option("--data", "data_files", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD-format JSON with questions and answer spans (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reader"), show_default=True, help="Folder for the trained reader and its model card.")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=Path(".reader-work"), show_default=True, help="Folder for the index, examples and checkpoints; run again with the same folder to resume.")
+@click.option("--from", "init", default="shipped", show_default=True, help="Start from 'shipped' (adapt SpaceQA's reader), 'base' (the bare all-MiniLM-L6-v2) or a reader folder.")
+@click.option("--max-questions", type=click.IntRange(0), default=0, help="Train on this many questions, sampled with the seed (0: all).")
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--learning-rate", type=float, default=None, help="Peak learning rate [1e-4 from base, 3e-5 when adapting a reader].")
+@click.option("--dev", "dev_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD file to score the reader on when done (reader only); the figures go in the model card.")
+@click.option("--dev-questions", type=click.IntRange(1), default=1000, show_default=True, help="Questions of --dev to score, sampled.")
+@_friendly_errors
+def train_reader(data_files, out, work, init, max_questions, seed, batch_size, learning_rate, dev_file, dev_questions) -> None:
+    """Train the extractive reader on SQuAD-format questions (never downloads anything).
+
+    Adapt the reader to your documents: write questions about them with their answers in
+    SQuAD's JSON format, train from the shipped reader, then serve with SPACEQA_READER=OUT.
+    Progress shows on the terminal with its ETA; stop at any time and run the same command
+    again to resume from the last checkpoint in --work.
+    """
+    from .reader import SHIPPED_READER
+    from .reader.training import TrainingSettings, train
+
+    start = {"shipped": SHIPPED_READER, "base": None}.get(init, Path(init))
+    if start is not None and not (start / "card.json").exists():
+        raise click.BadParameter(f"{start} holds no reader (no card.json)", param_hint="--from")
+    rate = learning_rate or (1e-4 if start is None else 3e-5)
+    settings = TrainingSettings(seed=seed, batch_size=batch_size, learning_rate=rate, max_questions=max_questions)
+    card = train(list(data_files), out, work, settings=settings, init=start, dev_file=dev_file, dev_questions=dev_questions)
+    click.echo(f"reader written to {out} ({card['training']['steps']} steps, {card['training']['wall_seconds'] / 60:.0f} min)")
+    if "dev" in card:
+        click.echo(f"reader-only on {dev_file.name}: EM {card['dev']['em']}, F1 {card['dev']['f1']}")
+    if start is None:
+        click.echo("calibrate it before use: python scripts/calibrate_reader.py --reader " + str(out))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class Settings:
     host: str = _setting("127.0.0.1", "SPACEQA_HOST", "Address `spaceqa serve` listens on.")
     port: int = _setting(8000, "SPACEQA_PORT", "Port `spaceqa serve` listens on.")
     model: str = _setting("", "SPACEQA_MODEL", "Folder of a local sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.")
+    reader: str = _setting("", "SPACEQA_READER", "Folder of a reader trained with `spaceqa train-reader`; empty means the one shipped with SpaceQA.")
     batch_size: int = _setting(8, "SPACEQA_BATCH_SIZE", "Texts per batch when embedding (8: fastest on a small CPU, see bench/RESULTS.md).")
     threads: int = _setting(8, "SPACEQA_THREADS", "Worker threads of the HTTP server.")
     min_score: float = _setting(0.5, "SPACEQA_MIN_SCORE", "Calibrated score below which `answer` is null (the documents do not answer).")

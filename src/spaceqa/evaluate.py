@@ -13,6 +13,8 @@ Two formats are read:
 Metrics (answers compared after SQuAD normalisation):
 
 * ``em``, ``f1``: of ``answer`` against the gold answers, over answerable questions;
+* ``overall_em``, ``overall_f1``: over all questions, SQuAD 2.0's official figures: an
+  unanswerable question scores 1 when ``answer`` is null, else 0;
 * ``sentence_hit@1``: a gold answer lies inside the top answer's sentence (see
   ``answer_in_sentence``);
 * ``doc_recall@k``: a gold document is among the documents of the top ``k`` answers;
@@ -126,7 +128,7 @@ def squad_documents(path: Path) -> dict[str, str]:
     """``{file name: paragraph text}`` of a SQuAD file, named as the module docstring says."""
     documents = {}
     for article, number, paragraph in _squad_paragraphs(path):
-        documents[_squad_name(article["title"], number)] = paragraph["context"]
+        documents[squad_document_name(article["title"], number)] = paragraph["context"]
     return documents
 
 
@@ -161,14 +163,15 @@ def _squad_paragraphs(path: Path):
             yield article, number, paragraph
 
 
-def _squad_name(title: str, number: int) -> str:
+def squad_document_name(title: str, number: int) -> str:
+    """The document name of paragraph ``number`` of article ``title``, as the module docstring says."""
     return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', title)}-{number:03d}.txt"
 
 
 def _squad_items(path: Path) -> list[Item]:
     items = []
     for article, number, paragraph in _squad_paragraphs(path):
-        name = _squad_name(article["title"], number)
+        name = squad_document_name(article["title"], number)
         for qa in paragraph["qas"]:
             # Several annotators often give the same span; keep each distinct answer once, in order.
             answers = [] if qa.get("is_impossible") else list(dict.fromkeys(a["text"] for a in qa["answers"]))
@@ -227,12 +230,65 @@ def summarise(outcomes: list[Outcome], k: int) -> dict[str, float]:
         "unanswerable": len(unanswerable),
         "em": share(o.em for o in answerable),
         "f1": share(o.f1 for o in answerable),
+        "overall_em": share(o.em if o.answerable else o.answer is None for o in outcomes),
+        "overall_f1": share(o.f1 if o.answerable else o.answer is None for o in outcomes),
         "sentence_hit@1": share(o.sentence_hit for o in answerable),
         f"doc_recall@{k}": share(o.doc_hit for o in answerable),
         "right_abstain": share(o.answer is None for o in unanswerable),
         "false_abstain": share(o.answer is None for o in answerable),
         "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else float("nan"),
         "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else float("nan"),
+    }
+
+
+def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -> dict[str, float]:
+    """Score the reader alone, given each question's own paragraph (no retrieval).
+
+    The paragraph is split into sentences and read as windows around each of them, as the
+    pipeline reads retrieved sentences; the most confident span is the answer, and the
+    reader abstains when that window's answerability logit is below zero.  ``limit``
+    questions are sampled (with ``seed``) when the file has more.  Separates how well the
+    reader reads from how well retrieval finds.
+    """
+    import random
+
+    from .chunk import split_sentences
+    from .reader.windows import window_range
+
+    questions = []
+    for _, _, paragraph in _squad_paragraphs(path):
+        for qa in paragraph["qas"]:
+            answers = [] if qa.get("is_impossible") else list(dict.fromkeys(a["text"] for a in qa["answers"]))
+            questions.append((paragraph["context"], qa["question"], answers))
+    if limit and limit < len(questions):
+        questions = random.Random(seed).sample(questions, limit)
+    sentences: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
+    outcomes = []
+    for context, question, answers in questions:
+        if context not in sentences:
+            spans = split_sentences(context)
+            sentences[context] = (spans, reader.token_counts([context[s:e] for s, e in spans]))
+        spans, counts = sentences[context]
+        budget = reader.settings.window_budget(reader.question_tokens(question))
+        ranges = sorted({window_range(c, counts, budget) for c in range(len(spans))})
+        windows = [(spans[first][0], spans[last - 1][1]) for first, last in ranges]
+        readings = reader.read(question, [context[s:e] for s, e in windows])
+        best_window, best = max(zip(windows, readings), key=lambda pair: pair[1].confidence)
+        span = context[best_window[0] + best.start : best_window[0] + best.end]
+        outcomes.append((answers, span, best.answerable_logit >= 0))
+    answerable = [(a, span, answers_it) for a, span, answers_it in outcomes if a]
+    unanswerable = [answers_it for a, _, answers_it in outcomes if not a]
+
+    def share(values) -> float:
+        values = list(values)
+        return round(100.0 * sum(values) / len(values), 1) if values else float("nan")
+
+    return {
+        "questions": len(outcomes),
+        "em": share(max(exact_match(span, g) for g in a) for a, span, _ in answerable),
+        "f1": share(max(f1_score(span, g) for g in a) for a, span, _ in answerable),
+        "right_abstain": share(not answers_it for answers_it in unanswerable),
+        "false_abstain": share(not answers_it for _, _, answers_it in answerable),
     }
 
 

@@ -7,7 +7,7 @@ Layout of an index folder::
       <version>/           one complete build
         manifest.json      model, dimension, chunking, corpus hashes, counts, created-at, format
         documents.jsonl    the cleaned documents: every offset points into their text
-        spans.npz          sentence and passage offsets; tokens and part-of-speech tags of sentences
+        spans.npz          sentence and passage offsets
         passages.faiss     passage vectors; row i is passage i
         sentences.npy      sentence vectors (pooled from their passage); row i is sentence i
         bm25-passages/     bm25s lexical index over passages
@@ -23,11 +23,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import math
 import os
 import shutil
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,10 +37,9 @@ import numpy as np
 
 from .errors import IndexMismatchError, IndexMissingError
 from .records import Chunk, Document, Sentence
-from .tagging import TAGGING_VERSION, Token
 from .text import terms
 
-FORMAT_VERSION = 3  # 2: sentence tokens and tags stored; 3: sentence vectors pooled from their passage
+FORMAT_VERSION = 4  # 3: sentence vectors pooled from their passage; 4: no part-of-speech tags (the reader needs none)
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 KEEP_OLD_VERSIONS = 1  # the previous build stays for requests still reading it
@@ -58,7 +55,6 @@ class Manifest:
     dimension: int
     chunking: dict
     documents: dict[str, str]  # doc_id -> sha256 of the source file
-    tagging: str  # version of the tokeniser and tag rules whose output is stored
     counts: dict[str, int]
     created_at: str
     similarity: str = "cosine: inner product over L2-normalised vectors"
@@ -80,7 +76,6 @@ class IndexContent:
     chunks: list[Chunk]
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
-    sentence_tokens: list[list[Token]]  # per sentence, offsets relative to the sentence's start
 
 
 class LoadedIndex:
@@ -94,14 +89,9 @@ class LoadedIndex:
         self.chunks = content.chunks
         self.sentence_vectors = content.sentence_vectors
         self.chunk_vectors = content.chunk_vectors
-        self._sentence_tokens = content.sentence_tokens
         self.bm25_passages = bm25_passages
         self.bm25_sentences = bm25_sentences
         self.faiss_passages = faiss_passages
-        ordered = [terms(self.sentence_text(i)) for i in range(len(self.sentences))]
-        self._sentence_terms = [frozenset(t) for t in ordered]
-        self._sentence_bigrams = [frozenset(zip(t, t[1:])) for t in ordered]
-        self.idf = _inverse_document_frequencies(self._sentence_terms)
         self._sentence_chunk = _first_chunk_of_each_sentence(content.chunks, len(content.sentences))
         # doc_id -> (first sentence, last sentence, first chunk, last chunk), ends exclusive: a
         # build keeps each document's sentences and chunks together, in document order.
@@ -123,17 +113,6 @@ class LoadedIndex:
         """The first passage that holds the sentence (passages overlap)."""
         return self._sentence_chunk[sentence_id]
 
-    def sentence_tokens(self, sentence_id: int) -> list[Token]:
-        """Tagged tokens of a sentence, offsets relative to its start."""
-        return self._sentence_tokens[sentence_id]
-
-    def sentence_terms(self, sentence_id: int) -> frozenset[str]:
-        """The lexical terms of a sentence (computed once, at load)."""
-        return self._sentence_terms[sentence_id]
-
-    def sentence_bigrams(self, sentence_id: int) -> frozenset[tuple[str, str]]:
-        """Pairs of consecutive terms of a sentence: phrases, where terms are single words."""
-        return self._sentence_bigrams[sentence_id]
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -152,7 +131,6 @@ def write_index(index_dir: Path, content: IndexContent, *, model: str, chunking:
         dimension=int(content.chunk_vectors.shape[1]),
         chunking=chunking,
         documents={doc.doc_id: doc.sha256 for doc in content.documents},
-        tagging=TAGGING_VERSION,
         counts={
             "documents": len(content.documents),
             "chunks": len(content.chunks),
@@ -192,17 +170,12 @@ def _write_files(folder: Path, content: IndexContent, manifest: Manifest) -> Non
             row = {"doc_id": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "text": doc.text, "pages": [list(p) for p in doc.pages]}
             handle.write(json.dumps(row) + "\n")
     doc_index = {doc.doc_id: i for i, doc in enumerate(content.documents)}
-    tag_names = sorted({t.tag for tokens in content.sentence_tokens for t in tokens})
-    tag_ids = {name: i for i, name in enumerate(tag_names)}
     np.savez(
         folder / "spans.npz",
         sentences=np.array([(doc_index[s.doc_id], s.start, s.end) for s in content.sentences], dtype=np.int64).reshape(-1, 3),
         chunks=np.array(
             [(doc_index[c.doc_id], c.start, c.end, c.first_sentence, c.last_sentence) for c in content.chunks], dtype=np.int64
         ).reshape(-1, 5),
-        tokens=np.array([(t.start, t.end, tag_ids[t.tag]) for tokens in content.sentence_tokens for t in tokens], dtype=np.int32).reshape(-1, 3),
-        token_counts=np.array([len(tokens) for tokens in content.sentence_tokens], dtype=np.int64),
-        tag_names=np.array(tag_names, dtype=str),
     )
     passages = faiss.IndexFlatIP(manifest.dimension)
     passages.add(content.chunk_vectors)
@@ -278,8 +251,6 @@ def staleness(manifest: Manifest, *, fingerprint: dict[str, str], model: str, ch
         return f"it was built with model {manifest.model!r}, the service uses {model!r}"
     if manifest.chunking != chunking:
         return f"it was built with chunking {manifest.chunking}, the settings say {chunking}"
-    if manifest.tagging != TAGGING_VERSION:
-        return f"it was built with tagging {manifest.tagging!r}, this SpaceQA tags with {TAGGING_VERSION!r}"
     added = fingerprint.keys() - manifest.documents.keys()
     removed = manifest.documents.keys() - fingerprint.keys()
     changed = {d for d in fingerprint.keys() & manifest.documents.keys() if fingerprint[d] != manifest.documents[d]}
@@ -302,7 +273,6 @@ def load_index(index_dir: Path) -> LoadedIndex:
     with np.load(folder / "spans.npz") as spans:
         sentences = [Sentence(i, doc_ids[d], int(s), int(e)) for i, (d, s, e) in enumerate(spans["sentences"].tolist())]
         chunks = [Chunk(i, doc_ids[d], int(s), int(e), int(f), int(l)) for i, (d, s, e, f, l) in enumerate(spans["chunks"].tolist())]
-        sentence_tokens = _split_tokens(spans["tokens"].tolist(), spans["token_counts"].tolist(), spans["tag_names"].tolist())
     passages = faiss.read_index(str(folder / "passages.faiss"))
     content = IndexContent(
         documents=documents,
@@ -310,7 +280,6 @@ def load_index(index_dir: Path) -> LoadedIndex:
         chunks=chunks,
         sentence_vectors=np.load(folder / "sentences.npy"),
         chunk_vectors=passages.reconstruct_n(0, passages.ntotal),
-        sentence_tokens=sentence_tokens,
     )
     return LoadedIndex(
         folder,
@@ -320,24 +289,6 @@ def load_index(index_dir: Path) -> LoadedIndex:
         bm25_passages=bm25s.BM25.load(str(folder / "bm25-passages"), show_progress=False),
         bm25_sentences=bm25s.BM25.load(str(folder / "bm25-sentences"), show_progress=False),
     )
-
-
-def _split_tokens(rows: list[list[int]], counts: list[int], tag_names: list[str]) -> list[list[Token]]:
-    per_sentence, position = [], 0
-    for count in counts:
-        per_sentence.append([Token(start, end, tag_names[tag]) for start, end, tag in rows[position : position + count]])
-        position += count
-    return per_sentence
-
-
-def _inverse_document_frequencies(term_sets) -> dict[str, float]:
-    """Smoothed IDF over sentences: how much a shared term says about a match."""
-    counts: Counter[str] = Counter()
-    total = 0
-    for term_set in term_sets:
-        counts.update(term_set)
-        total += 1
-    return {term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in counts.items()}
 
 
 def _document_ranges(content: IndexContent) -> dict[str, tuple[int, int, int, int]]:

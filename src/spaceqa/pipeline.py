@@ -1,7 +1,7 @@
 """Pipeline: connects the stages; holds no logic of its own beyond the wiring.
 
-Asking: (conversation context) -> embed query -> retrieve -> answer, with the model and the
-live index held by one ``Engine`` per process.  Indexing lives in ``build.py``.
+Asking: (conversation context) -> embed query -> retrieve -> read and answer, with the
+models and the live index held by one ``Engine`` per process.  Indexing lives in ``build.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .answer import Calibration, Reader, Reading
+from .answer import Answerer, Calibration, Reading
 from .build import build_index, index_problem
 from .cache import LruCache
 from .config import Settings
@@ -23,6 +23,7 @@ from .embed import Embedder
 from .errors import IndexMismatchError, SpaceQAError
 from .followup import Rewrite, is_follow_up, rewrite
 from .index import LoadedIndex, current_version, load_index
+from .reader import ExtractiveReader
 from .records import AskResult
 from .retrieve import Query, Retriever
 from .text import terms
@@ -32,14 +33,15 @@ HISTORY_USED = 2  # how many earlier questions may feed the context of a follow-
 
 
 class Engine:
-    """The model and the live index, loaded once per process and shared by request threads."""
+    """The models and the live index, loaded once per process and shared by request threads."""
 
     def __init__(
-        self, embedder: Embedder, index: LoadedIndex, *, min_score: float = 0.5, calibration: Calibration | None = None, cache_size: int = 1024
+        self, embedder: Embedder, index: LoadedIndex, reader: ExtractiveReader, calibration: Calibration, *, min_score: float = 0.5, cache_size: int = 1024
     ) -> None:
         self.embedder = embedder
+        self.reader = reader
+        self.calibration = calibration
         self.min_score = min_score
-        self.calibration = calibration or Calibration.load()
         self._cache: LruCache[object] = LruCache(cache_size)  # query vectors and re-asked questions
         self._swap_lock = threading.Lock()
         self.use_index(index)
@@ -48,7 +50,7 @@ class Engine:
         """Serve from ``index``. One assignment, so a request sees the old or the new index, never a mix."""
         if index.manifest.model != self.embedder.name:
             raise IndexMismatchError(f"index {index.version} was built with model {index.manifest.model!r}, this service embeds with {self.embedder.name!r}")
-        self._state = (index, Retriever(index), Reader(index, self.calibration))
+        self._state = (index, Retriever(index), Answerer(index, self.reader, self.calibration))
 
     def refresh(self, index_dir: Path) -> bool:
         """Switch to the live version in ``index_dir`` if it is newer than the one served; True if switched.
@@ -91,8 +93,8 @@ class Engine:
     def ask(self, question: str, history: Sequence[str] = (), top_k: int = 3) -> AskResult:
         """Answer ``question``; ``history`` holds the earlier questions of the chat, oldest first."""
         started = time.perf_counter()
-        readings, reader = self._read(question, history)
-        answers = reader.answers(readings[:top_k])
+        readings, answerer = self._read(question, history)
+        answers = answerer.answers(readings[:top_k])
         best = answers[0] if answers else None
         return AskResult(
             question=question,
@@ -102,17 +104,17 @@ class Engine:
         )
 
     def readings(self, question: str, history: Sequence[str] = ()) -> list[Reading]:
-        """Every candidate sentence with its features and score, best first (for calibration and debugging)."""
+        """Every window read, with its span, features and score, best first (for calibration and debugging)."""
         return self._read(question, history)[0]
 
-    def _read(self, question: str, history: Sequence[str]) -> tuple[list[Reading], Reader]:
-        index, retriever, reader = self._state  # one snapshot: the whole request sees one index
+    def _read(self, question: str, history: Sequence[str]) -> tuple[list[Reading], Answerer]:
+        index, retriever, answerer = self._state  # one snapshot: the whole request sees one index
         search_text, context = question, ""
         if history and is_follow_up(question):
             rewritten = self._rewrite(index, question, list(history))
             search_text, context = rewritten.search_text, rewritten.context
         query = Query(vector=self._embed(search_text), terms=terms(f"{search_text} {context}"))
-        return reader.readings(search_text, retriever.candidates(query), context=context), reader
+        return answerer.readings(search_text, retriever.candidates(query)), answerer
 
     def _rewrite(self, index: LoadedIndex, question: str, history: list[str]) -> Rewrite:
         """Rewrite a follow-up with the answer to the previous question (re-asked, and cached)."""
@@ -131,8 +133,16 @@ def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
     return SentenceTransformerEmbedder(settings.model or None, batch_size=settings.batch_size, lazy=lazy)
 
 
+def load_reader(settings: Settings) -> tuple[ExtractiveReader, Calibration]:
+    """The reader in ``settings.reader`` (the shipped one when empty) and its calibration."""
+    from .reader import load_reader as load
+
+    reader, card = load(Path(settings.reader) if settings.reader else None)
+    return reader, Calibration.from_card(card)
+
+
 def open_engine(
-    settings: Settings, embedder: Embedder | None = None, *, build_if_needed: bool = True, calibration: Calibration | None = None
+    settings: Settings, embedder: Embedder | None = None, reader: tuple[ExtractiveReader, Calibration] | None = None, *, build_if_needed: bool = True
 ) -> Engine:
     """An engine over the index in ``settings.index_dir``, (re)built first when missing or stale."""
     embedder = embedder or load_embedder(settings)
@@ -143,4 +153,5 @@ def open_engine(
             raise IndexMismatchError(f"{problem}; run `spaceqa index`")
         log.info("building the index, because %s", problem)
         log.info(build_index(settings.corpus_dir, settings.index_dir, embedder, params).summary())
-    return Engine(embedder, load_index(settings.index_dir), min_score=settings.min_score, calibration=calibration)
+    reader_model, calibration = reader or load_reader(settings)
+    return Engine(embedder, load_index(settings.index_dir), reader_model, calibration, min_score=settings.min_score)

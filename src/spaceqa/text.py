@@ -58,11 +58,6 @@ def _fold_accents(word: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
 
 
-def word_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the words in ``text``."""
-    return [match.span() for match in WORD_RE.finditer(text)]
-
-
 def terms(text: str) -> list[str]:
     """Content terms of ``text`` for matching: lower-cased, stemmed, no stopwords.
 
@@ -77,7 +72,3 @@ def terms(text: str) -> list[str]:
                 found.append(_stem(part))
     return found
 
-
-def content_words(text: str) -> set[str]:
-    """The set of normalised, unstemmed, non-stopword words (for span overlap tests)."""
-    return {w for w in (normalise_word(m.group()) for m in WORD_RE.finditer(text)) if w and w not in STOPWORDS}

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import TINY_DOCUMENTS, write_corpus
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 from servers import raw_request, serve_in_thread
 
 SECRET = "TOP-SECRET-d41d8cd98f00"  # the content of ../secret.txt, beside the corpus folder
@@ -27,7 +27,7 @@ def port(tmp_path_factory):
     corpus = write_corpus(root / "corpus", TINY_DOCUMENTS)
     (root / "secret.txt").write_text(SECRET, encoding="utf-8")
     (corpus / ".hidden").write_text(SECRET, encoding="utf-8")  # not a .txt document: never indexed, never served
-    app = create_app({"corpus_dir": corpus, "index_dir": root / "index"}, embedder=HashEmbedder())
+    app = create_app({"corpus_dir": corpus, "index_dir": root / "index"}, embedder=HashEmbedder(), reader=fake_reader())
     with serve_in_thread(app) as port:
         yield port
 

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from conftest import TINY_DOCUMENTS, write_corpus
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 from servers import serve_in_thread
 
 CLIENTS = 8
@@ -63,7 +63,7 @@ def client_run(port: int, number: int, results: list, errors: list) -> None:
 def test_concurrent_clients_all_get_well_formed_answers(tmp_path, access_lines):
     from spaceqa import create_app
 
-    app = create_app({"corpus_dir": write_corpus(tmp_path / "corpus", TINY_DOCUMENTS), "index_dir": tmp_path / "index"}, embedder=HashEmbedder())
+    app = create_app({"corpus_dir": write_corpus(tmp_path / "corpus", TINY_DOCUMENTS), "index_dir": tmp_path / "index"}, embedder=HashEmbedder(), reader=fake_reader())
     results: list = []
     errors: list = []
     with serve_in_thread(app, threads=8) as port:

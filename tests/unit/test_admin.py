@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_app
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 from pdfs import make_pdf
 
 TOKEN = "s3cret-token"
@@ -19,7 +19,7 @@ COMET = "Comet Notes\n\nThe comet Ikeya-Seki was discovered by Kaoru Ikeya in Se
 @pytest.fixture
 def admin_app(tmp_path, tiny_corpus):
     settings = {"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": TOKEN, "max_upload_bytes": 4096, "reload_interval": 0}
-    return make_app(settings, HashEmbedder())
+    return make_app(settings, HashEmbedder(), fake_reader())
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def upload(client, name, content, headers=AUTH, **query):
 def test_everything_is_refused_when_no_token_is_configured(tmp_path, tiny_corpus):
     from spaceqa import create_app
 
-    client = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "reload_interval": 0}, embedder=HashEmbedder()).test_client()
+    client = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "reload_interval": 0}, embedder=HashEmbedder(), reader=fake_reader()).test_client()
     for response in [upload(client, "x.txt", COMET), client.delete("/documents/mir.txt", headers=AUTH), client.post("/admin/reindex", headers=AUTH)]:
         assert response.status_code == 403 and response.get_json()["error"]["code"] == "admin_disabled"
     assert "x.txt" not in corpus_files(tiny_corpus) and "mir.txt" in corpus_files(tiny_corpus)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import TINY_DOCUMENTS, write_corpus
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 
 # Any code point, lone surrogates included (json.dumps writes them as "\ud800"), with the
 # troublesome kinds drawn often: uniformly, a surrogate turns up in about 1 text in 500.
@@ -46,7 +46,7 @@ def client(tmp_path_factory):
     from spaceqa import create_app
 
     root = tmp_path_factory.mktemp("properties")
-    app = create_app({"corpus_dir": write_corpus(root / "corpus", TINY_DOCUMENTS), "index_dir": root / "index"}, embedder=HashEmbedder())
+    app = create_app({"corpus_dir": write_corpus(root / "corpus", TINY_DOCUMENTS), "index_dir": root / "index"}, embedder=HashEmbedder(), reader=fake_reader())
     app.config["TESTING"] = False  # errors go through the error handlers, as in production
     app.config["PROPAGATE_EXCEPTIONS"] = False
     return app.test_client()

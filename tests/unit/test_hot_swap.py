@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.request
 
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 from servers import serve_in_thread
 from spaceqa.build import build_index
 from spaceqa.chunk import ChunkParams
@@ -17,7 +17,7 @@ from spaceqa.index import load_index
 def make_app(tmp_path, corpus, **settings):
     from spaceqa import create_app
 
-    return create_app({"corpus_dir": corpus, "index_dir": tmp_path / "index", **settings}, embedder=HashEmbedder())
+    return create_app({"corpus_dir": corpus, "index_dir": tmp_path / "index", **settings}, embedder=HashEmbedder(), reader=fake_reader())
 
 
 def wait_for(condition, timeout=10.0):

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import write_corpus
-from fakes import HashEmbedder
+from fakes import HashEmbedder, fake_reader
 
 OTHER_DOCUMENTS = {
     f"soyuz-{i}.txt": f"Soyuz {i}\n\nThe Soyuz {i} spacecraft docked with the station after a flight of {i + 2} days. "
@@ -131,6 +131,7 @@ def test_index_gauges_follow_a_hot_swap(tiny_app, tiny_client, tmp_path):
     other = create_app(
         {"corpus_dir": write_corpus(tmp_path / "other", OTHER_DOCUMENTS), "index_dir": tmp_path / "other-index"},
         embedder=HashEmbedder(),
+        reader=fake_reader(),
     )
     new_index = other.extensions["spaceqa"].index
     tiny_app.extensions["spaceqa"].use_index(new_index)
@@ -142,7 +143,7 @@ def test_index_gauges_follow_a_hot_swap(tiny_app, tiny_client, tmp_path):
 def test_each_app_has_its_own_metrics(tiny_client, tmp_path):
     from spaceqa import create_app
 
-    other = create_app({"corpus_dir": write_corpus(tmp_path / "c2", OTHER_DOCUMENTS), "index_dir": tmp_path / "i2"}, embedder=HashEmbedder())
+    other = create_app({"corpus_dir": write_corpus(tmp_path / "c2", OTHER_DOCUMENTS), "index_dir": tmp_path / "i2"}, embedder=HashEmbedder(), reader=fake_reader())
     tiny_client.get("/healthz")
     tiny_client.get("/healthz")
     assert requests_total(tiny_client, method="GET", route="/healthz", status="200") == 2

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from fakes import fake_reader
 from spaceqa.openapi import ERROR_CODES, PAGE_ROUTES
 
 OPERATIONS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -103,7 +104,7 @@ def test_documented_fields_are_the_fields_of_real_responses(tiny_client, spec):
 def test_limits_are_those_of_this_server(tmp_path, tiny_corpus, fake_embedder):
     from spaceqa import create_app
 
-    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "max_question_chars": 123, "max_history": 4}, embedder=fake_embedder)
+    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "max_question_chars": 123, "max_history": 4}, embedder=fake_embedder, reader=fake_reader())
     spec = app.test_client().get("/openapi.json").get_json()
     request = schema(spec, "AskRequest")["properties"]
     assert request["question"]["maxLength"] == 123
@@ -126,7 +127,7 @@ def test_the_error_codes_listed_are_the_ones_the_readme_documents():
 def test_the_admin_routes_document_their_security_and_report(tmp_path, tiny_corpus, fake_embedder):
     from spaceqa import create_app
 
-    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": "t", "reload_interval": 0}, embedder=fake_embedder)
+    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": "t", "reload_interval": 0}, embedder=fake_embedder, reader=fake_reader())
     client = app.test_client()
     spec = client.get("/openapi.json").get_json()
     for path, method in [("/documents", "post"), ("/documents/{doc_id}", "delete"), ("/admin/reindex", "post")]:

@@ -12,6 +12,7 @@ import pytest
 import waitress
 from click.testing import CliRunner
 
+from fakes import fake_reader
 from spaceqa import app as app_module
 from spaceqa.cli import main
 from spaceqa.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, body_limit
@@ -34,7 +35,7 @@ def spaceqa_logger():
 
 def test_serve_passes_limits_and_logs_each_request(monkeypatch, tmp_path, tiny_corpus, fake_embedder, spaceqa_logger):
     real_create_app = app_module.create_app
-    monkeypatch.setattr(app_module, "create_app", lambda settings: real_create_app(settings, embedder=fake_embedder))
+    monkeypatch.setattr(app_module, "create_app", lambda settings: real_create_app(settings, embedder=fake_embedder, reader=fake_reader()))
     served = {}
 
     class FakeServer:
@@ -71,7 +72,7 @@ def test_serve_passes_limits_and_logs_each_request(monkeypatch, tmp_path, tiny_c
 def test_waitress_reads_every_body_a_route_accepts_and_no_more(tmp_path, tiny_corpus, fake_embedder):
     from spaceqa import create_app
 
-    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "max_upload_bytes": 5_000_000}, embedder=fake_embedder)
+    app = create_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "max_upload_bytes": 5_000_000}, embedder=fake_embedder, reader=fake_reader())
     limit = body_limit(app)
     assert limit > app.config["MAX_CONTENT_LENGTH"]  # an /ask body over 64 KiB reaches the app: its JSON 413
     assert 5_000_000 < limit <= 5_000_000 + 128 * 1024  # an upload at the limit fits, with its multipart envelope

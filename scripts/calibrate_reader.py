@@ -1,0 +1,199 @@
+"""Fit the reader's calibration on SQuAD 2.0 development questions and store it in its model card.
+
+Usage:  python scripts/calibrate_reader.py [--data FILE] [--reader DIR] [--questions N] [--write]
+
+As ``spaceqa eval`` does, every paragraph of the file becomes a document and every question
+is asked over all of them.  The articles are split in two: the even-numbered ones fit the
+calibration, the odd-numbered ones check it, so the figures printed for the check half come
+from questions the fit never saw.
+
+For each question, retrieval's candidates are read as windows (up to the largest number
+tried), and every window's span becomes one example: its features (``answer.FEATURES``)
+and, as a soft label, its F1 against the gold answers (0 for a question the documents do
+not answer).  A logistic regression over them makes ``score`` an estimate of the F1 the
+span would get: the chance it is the right answer.  This is fitted for each number of
+windows read; the number with the best overall F1 on the fitting half is kept (fewer
+windows on a tie: each costs reading time).  Nothing here trains the reader's weights:
+they learn from the training set only.
+
+``--write`` stores the windows read, the weights, what they were fitted on and the check
+figures in the reader's ``card.json`` under ``asking``; the reader loads them from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from spaceqa.answer import FEATURES, Answerer, Calibration
+from spaceqa.build import build_index
+from spaceqa.chunk import ChunkParams
+from spaceqa.embed import SentenceTransformerEmbedder
+from spaceqa.evaluate import exact_match, f1_score, write_squad_corpus
+from spaceqa.index import load_index
+from spaceqa.reader import SHIPPED_READER, load_reader
+from spaceqa.reader.model import file_sha256
+from spaceqa.retrieve import Query, Retriever
+from spaceqa.text import terms
+
+WINDOWS_TRIED = (4, 6, 8, 12)
+L2_PENALTY = 1.0  # on the weights, not the bias
+MIN_SCORE = 0.5  # the service's default SPACEQA_MIN_SCORE: the figures are printed at it
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    answers: list[str]  # empty: the documents do not answer it
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, penalty: float = L2_PENALTY, steps: int = 50) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by Newton's method; ``y`` may be soft (in [0, 1])."""
+    design = np.hstack([x, np.ones((len(x), 1))])
+    theta = np.zeros(design.shape[1])
+    ridge = np.eye(design.shape[1]) * penalty
+    ridge[-1, -1] = 0.0
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-design @ theta))
+        gradient = design.T @ (p - y) + ridge @ theta
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + ridge
+        step = np.linalg.solve(hessian, gradient)
+        theta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def halves(path: Path) -> dict[str, list[Question]]:
+    """The questions of even-numbered articles ("fit") and of odd-numbered ones ("check")."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    split: dict[str, list[Question]] = {"fit": [], "check": []}
+    for number, article in enumerate(data["data"]):
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = [] if qa.get("is_impossible") else list(dict.fromkeys(a["text"] for a in qa["answers"]))
+                split["fit" if number % 2 == 0 else "check"].append(Question(qa["question"], answers))
+    return split
+
+
+def read_questions(answerer: Answerer, retriever: Retriever, embedder, questions: list[Question], windows: int) -> list[list[dict]]:
+    """For each question: its windows' features and the span's EM and F1, in retrieval order."""
+    from tqdm import tqdm
+
+    vectors = embedder.embed([q.question for q in questions])
+    read = []
+    for question, vector in tqdm(list(zip(questions, vectors)), desc="reading", unit="question", mininterval=10):
+        candidates = retriever.candidates(Query(vector=vector, terms=terms(question.question)))
+        rows = []
+        for reading in answerer.read(question.question, candidates, windows):
+            text = answerer.index.documents[answerer.index.sentences[reading.first_sentence].doc_id].text[reading.start : reading.end]
+            rows.append({
+                "features": dict(reading.features),
+                "f1": max((f1_score(text, g) for g in question.answers), default=0.0),
+                "em": max((exact_match(text, g) for g in question.answers), default=0.0),
+            })
+        read.append(rows)
+    return read
+
+
+def design(rows: list[dict], windows: int) -> np.ndarray:
+    """Feature rows of the first ``windows`` windows, with the answerability gap taken among them."""
+    kept = rows[:windows]
+    best = max(r["features"]["answerable"] for r in kept)
+    return np.array([[r["features"]["answerable"] - best if name == "answerable_gap" else r["features"][name] for name in FEATURES] for r in kept])
+
+
+def outcomes(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float) -> dict:
+    """The figures ``spaceqa eval`` would report with this calibration, at ``MIN_SCORE``."""
+    em, f1, overall, right_abstain, false_abstain = [], [], [], [], []
+    for rows, question in zip(read, questions):
+        score, best = 0.0, {"em": 0.0, "f1": 0.0}
+        if rows:
+            scores = 1 / (1 + np.exp(-(design(rows, windows) @ weights + bias)))
+            top = int(np.argmax(scores))
+            score, best = float(scores[top]), rows[top]
+        answered = score >= MIN_SCORE
+        if question.answers:
+            em.append(best["em"] if answered else 0.0)
+            f1.append(best["f1"] if answered else 0.0)
+            false_abstain.append(not answered)
+            overall.append(f1[-1])
+        else:
+            right_abstain.append(not answered)
+            overall.append(float(not answered))
+
+    def share(values) -> float | None:
+        return round(100 * float(np.mean(values)), 1) if values else None
+
+    return {
+        "questions": len(questions), "answerable_em": share(em), "answerable_f1": share(f1), "right_abstain": share(right_abstain),
+        "false_abstain": share(false_abstain), "overall_f1": share(overall),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/eval/dev-squad2.json"), help="SQuAD 2.0 file (answerable and unanswerable questions)")
+    parser.add_argument("--reader", type=Path, default=SHIPPED_READER, help="reader folder to calibrate")
+    parser.add_argument("--work", type=Path, default=Path(".reader-work/calibration"), help="folder for the corpus and index of --data")
+    parser.add_argument("--questions", type=int, default=0, help="questions sampled from each half (0: all)")
+    parser.add_argument("--write", action="store_true", help="store the calibration in the reader's card.json")
+    args = parser.parse_args()
+
+    questions = halves(args.data)
+    rng = random.Random(0)
+    for half, found in questions.items():
+        if args.questions and args.questions < len(found):
+            questions[half] = rng.sample(found, args.questions)
+
+    embedder = SentenceTransformerEmbedder()
+    build_index(write_squad_corpus(args.data, args.work / "corpus"), args.work / "index", embedder, ChunkParams())
+    index = load_index(args.work / "index")
+    reader, _ = load_reader(args.reader)
+    # Features do not depend on the weights being fitted: any calibration reads them.
+    answerer = Answerer(index, reader, Calibration(windows_read=max(WINDOWS_TRIED), weights=(0.0,) * len(FEATURES), bias=0.0))
+    retriever = Retriever(index)
+    read = {half: read_questions(answerer, retriever, embedder, found, max(WINDOWS_TRIED)) for half, found in questions.items()}
+
+    fitted = {}
+    for windows in WINDOWS_TRIED:
+        x = np.vstack([design(rows, windows) for rows in read["fit"] if rows])
+        y = np.array([r["f1"] for rows in read["fit"] if rows for r in rows[:windows]])
+        weights, bias = fit_logistic(x, y)
+        fitted[windows] = (weights, bias, outcomes(read["fit"], questions["fit"], windows, weights, bias))
+        print(f"{windows:>2} windows, fitting half: {fitted[windows][2]}")
+    windows = max(WINDOWS_TRIED, key=lambda w: (fitted[w][2]["overall_f1"], -w))
+    weights, bias, fit_figures = fitted[windows]
+    check_figures = outcomes(read["check"], questions["check"], windows, weights, bias)
+    print(f"chosen: {windows} windows")
+    for name, weight in zip(FEATURES, weights):
+        print(f"  {name:>16}  {weight:+.3f}")
+    print(f"  {'bias':>16}  {bias:+.3f}")
+    print(f"check half (articles the fit never saw): {check_figures}")
+    if args.write:
+        card_path = args.reader / "card.json"
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card["asking"] = {
+            "windows_read": windows,
+            "features": list(FEATURES),
+            "weights": [round(float(w), 4) for w in weights],
+            "bias": round(float(bias), 4),
+            "fitted_on": {"file": args.data.name, "sha256": file_sha256(args.data), "articles": "even-numbered", "figures": fit_figures},
+            "checked_on": {"file": args.data.name, "articles": "odd-numbered", "figures": check_figures},
+            "figures_at_min_score": MIN_SCORE,
+            "fitted": date.today().isoformat(),
+        }
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        print(f"wrote the calibration into {card_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
