@@ -2,8 +2,8 @@
 
 Usage: python bench/ask_latency.py [--url http://127.0.0.1:8000] [QUESTIONS.jsonl ...]
 
-Sends every distinct question of the files (default: the training questions in
-calibration/) once, one at a time, after a short warm-up on other questions, and prints
+Sends every distinct question of the files (default: our own questions in
+questions/) once, one at a time, after a short warm-up on other questions, and prints
 p50/p95 in milliseconds.  Each question is sent once because the engine caches query
 vectors: a repeated question would measure the cache, not the service.
 """
@@ -17,8 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-CALIBRATION = Path(__file__).resolve().parents[1] / "calibration"
-DEFAULT_QUESTIONS = [CALIBRATION / "bundled.jsonl", CALIBRATION / "general" / "questions.jsonl"]
+QUESTIONS = Path(__file__).resolve().parents[1] / "questions"
+DEFAULT_QUESTIONS = [QUESTIONS / "bundled.jsonl", QUESTIONS / "general" / "questions.jsonl"]
 WARM_UP = ["What is this collection about?", "Which documents mention a treaty?", "When did it start?"]
 
 

@@ -87,7 +87,25 @@ class Answerer:
         return self.rank(self.read(question, candidates, self.calibration.windows_read))
 
     def read(self, question: str, candidates: Sequence[Candidate], windows: int) -> list[Reading]:
-        """Read up to ``windows`` windows around the best candidates, in one batch; in retrieval order, unscored.
+        """Read up to ``windows`` windows around the best candidates, in one batch; in retrieval order, unscored."""
+        chosen = self.windows(question, candidates, windows)
+        spans = self.reader.read(question, [self._text(first, last) for _, _, first, last in chosen])
+        readings = []
+        for (rank, candidate, first, last), span in zip(chosen, spans):
+            offset = self.index.sentences[first].start
+            start, end = (offset + span.start, offset + span.end) if span.end > span.start else (offset, offset)
+            features = {
+                "answerable": span.answerable_logit,
+                "span_logprob": span.span_logprob,
+                "retrieval_rank": math.log1p(rank),
+                "sentence_cosine": candidate.sentence_cosine,
+                "passage_score": candidate.passage_score,
+            }
+            readings.append(Reading(candidate, rank, first, last, span, start, end, features))
+        return readings
+
+    def windows(self, question: str, candidates: Sequence[Candidate], windows: int) -> list[tuple[int, Candidate, int, int]]:
+        """``(rank, candidate, first sentence, last sentence)`` of the windows to read, best candidate first.
 
         A candidate already inside the window of a better one is not read again.
         """
@@ -100,20 +118,11 @@ class Answerer:
                 first, last = self._window(candidate.sentence_id, budget)
                 chosen.append((rank, candidate, first, last))
                 covered.update(range(first, last))
-        texts = [self._text(first, last) for _, _, first, last in chosen]
-        readings = []
-        for (rank, candidate, first, last), span in zip(chosen, self.reader.read(question, texts)):
-            offset = self.index.sentences[first].start
-            start, end = (offset + span.start, offset + span.end) if span.end > span.start else (offset, offset)
-            features = {
-                "answerable": span.answerable_logit,
-                "span_logprob": span.span_logprob,
-                "retrieval_rank": math.log1p(rank),
-                "sentence_cosine": candidate.sentence_cosine,
-                "passage_score": candidate.passage_score,
-            }
-            readings.append(Reading(candidate, rank, first, last, span, start, end, features))
-        return readings
+        return chosen
+
+    def window_texts(self, question: str, candidates: Sequence[Candidate]) -> list[str]:
+        """The texts ``readings`` would read for these candidates (benchmarks time the reader on them)."""
+        return [self._text(first, last) for _, _, first, last in self.windows(question, candidates, self.calibration.windows_read)]
 
     def rank(self, readings: list[Reading]) -> list[Reading]:
         """Score readings with the calibration; best first, one per distinct sentence."""

@@ -6,6 +6,7 @@ models and the live index held by one ``Engine`` per process.  Indexing lives in
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -107,6 +108,11 @@ class Engine:
         """Every window read, with its span, features and score, best first (for calibration and debugging)."""
         return self._read(question, history)[0]
 
+    def window_texts(self, question: str) -> list[str]:
+        """The windows the reader reads for a standalone ``question`` (benchmarks time the reader on them)."""
+        _, retriever, answerer = self._state
+        return answerer.window_texts(question, retriever.candidates(Query(vector=self._embed(question), terms=terms(question))))
+
     def _read(self, question: str, history: Sequence[str]) -> tuple[list[Reading], Answerer]:
         index, retriever, answerer = self._state  # one snapshot: the whole request sees one index
         search_text, context = question, ""
@@ -135,9 +141,16 @@ def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
 
 def load_reader(settings: Settings) -> tuple[ExtractiveReader, Calibration]:
     """The reader in ``settings.reader`` (the shipped one when empty) and its calibration."""
+    return _reader_at(settings.reader)
+
+
+@functools.lru_cache(maxsize=4)
+def _reader_at(folder: str) -> tuple[ExtractiveReader, Calibration]:
+    # Loaded once per process: a reader holds no state between questions, so every engine of
+    # the process (apps in tests, evaluation runs) can share one.
     from .reader import load_reader as load
 
-    reader, card = load(Path(settings.reader) if settings.reader else None)
+    reader, card = load(Path(folder) if folder else None)
     return reader, Calibration.from_card(card)
 
 

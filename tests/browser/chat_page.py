@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page
 
-# Questions about tests/browser/corpus.py, and what the fake-embedder index answers.
-FIRST = "Who was the first American aboard the Mir Space Station?"
+# Questions about tests/browser/corpus.py, and what the reader answers over it.
+FIRST = "Which American was the first to live on Mir?"
 FIRST_SENTENCE = (
-    "In March 1995, Norman Thagard became the first American aboard the Mir Space Station, "
+    "In March 1995, Norman Thagard became the first American to live on the Mir station, "
     "where he spent 115 days with his Russian counterparts."
 )
 FOLLOW_UP = "How many days did he spend there?"  # "115", from the same sentence

@@ -20,7 +20,7 @@ MIR_PARAGRAPHS = [
     "Sergei Krikalev became the first Russian cosmonaut to fly aboard an American Space Shuttle in "
     "February 1994, on the STS-60 mission. A year later, STS-63 flew Discovery close to Mir in a "
     "rehearsal for the docking flights that followed.",
-    "In March 1995, Norman Thagard became the first American aboard the Mir Space Station, "
+    "In March 1995, Norman Thagard became the first American to live on the Mir station, "
     "where he spent 115 days with his Russian counterparts. He launched on Soyuz TM-21 from the "
     "Baikonur Cosmodrome and returned to Earth aboard the Shuttle Atlantis.",
     "In all, seven American astronauts lived aboard Mir, and the Shuttle docked with the station eleven "

@@ -99,8 +99,10 @@ class ExampleBuilder:
         self.by_article: dict[str, list[str]] = defaultdict(list)
 
     def register(self, questions: Iterable[SquadQuestion]) -> None:
-        for doc_id in sorted({(q.article, q.doc_id) for q in questions}):
-            self.by_article[doc_id[0]].append(doc_id[1])
+        """Note each question's paragraph under its article (paragraphs the index left out are skipped)."""
+        for article, doc_id in sorted({(q.article, q.doc_id) for q in questions}):
+            if doc_id in self.index.documents:
+                self.by_article[article].append(doc_id)
 
     def window(self, doc_id: str, center: int, budget: int) -> tuple[int, int]:
         """Character range of the window around local sentence ``center`` of ``doc_id``."""

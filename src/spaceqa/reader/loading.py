@@ -30,6 +30,7 @@ class ReaderCard:
 
     inputs: InputSettings
     asking: dict  # how the pipeline uses the reader: windows read, calibration; empty until calibrated
+    runtime: str  # what runs the network when asking: "torch" or "onnx-int8" (see runtime.py)
     raw: dict  # the whole card, provenance and figures included
 
     @classmethod
@@ -45,19 +46,30 @@ class ReaderCard:
             inputs = InputSettings(**data["inputs"])
         except (KeyError, TypeError) as error:
             raise ReaderMismatchError(f"{path}: input settings unreadable ({error})") from None
-        return cls(inputs=inputs, asking=data.get("asking", {}), raw=data)
+        return cls(inputs=inputs, asking=data.get("asking", {}), runtime=data.get("runtime", "torch"), raw=data)
 
 
-def load_reader(folder: Path | None = None, *, check_base: bool = True) -> tuple[ExtractiveReader, ReaderCard]:
-    """The reader in ``folder`` (the shipped one by default), ready to read, and its card."""
+def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tuple[ExtractiveReader, ReaderCard]:
+    """The reader in ``folder`` (the shipped one by default), ready to read, and its card.
+
+    ``runtime`` ("torch" or "onnx-int8") overrides the one the card names.
+    """
     from transformers import AutoTokenizer
 
     from ..embed import bundled_model_path
-    from .model import base_fingerprint, load_weights
+    from .model import WEIGHTS_FILE, base_fingerprint, file_sha256, load_weights
+    from .runtime import RUNTIMES, TorchRuntime, int8_runtime
 
     folder = Path(folder) if folder else SHIPPED_READER
     card = ReaderCard.read(folder)
-    if check_base and card.raw.get("base_sha256") != base_fingerprint():
+    if card.raw.get("base_sha256") != base_fingerprint():
         raise ReaderMismatchError(f"the reader in {folder} was trained from another base model than the bundled all-MiniLM-L6-v2")
+    runtime = runtime or card.runtime
+    if runtime not in RUNTIMES:
+        raise ReaderMismatchError(f"unknown reader runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if runtime == "torch":
+        network = TorchRuntime(load_weights(folder))
+    else:
+        network = int8_runtime(folder, file_sha256(folder / WEIGHTS_FILE), lambda: load_weights(folder))
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
-    return ExtractiveReader(load_weights(folder), tokenizer, card.inputs), card
+    return ExtractiveReader(network, tokenizer, card.inputs), card

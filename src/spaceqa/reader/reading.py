@@ -8,7 +8,6 @@ network believes the window answers the question at all.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -114,16 +113,15 @@ def _logsumexp(logits: np.ndarray) -> np.ndarray:
 
 
 class ExtractiveReader:
-    """The trained network with its tokenizer; one instance serves every request thread."""
+    """The trained network (run by ``runtime``) with its tokenizer; one instance serves every request thread."""
 
-    def __init__(self, net, tokenizer, settings: InputSettings) -> None:
-        self.net = net
+    def __init__(self, runtime, tokenizer, settings: InputSettings) -> None:
+        self.runtime = runtime  # Encoded -> (start logits, end logits, answerable logits), see runtime.py
         self.tokenizer = tokenizer
         self.settings = settings
         # Every pass runs on one thread of its own: torch keeps compute threads per calling
         # thread (see embed.py), and the fast tokenizer must not be used by two threads at once.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spaceqa-reader")
-        self._lock = threading.Lock()
 
     def question_tokens(self, question: str) -> int:
         return self._thread.submit(cut_question, self.tokenizer, question, self.settings.max_question_tokens).result()[1]
@@ -141,21 +139,17 @@ class ExtractiveReader:
         return self._thread.submit(self._read, question, list(texts)).result()
 
     def _read(self, question: str, texts: list[str]) -> list[SpanReading]:
-        import torch
-
         encoded = encode(self.tokenizer, question, texts, self.settings)
-        with torch.inference_mode():
-            start, end, answerable = self.net(
-                torch.from_numpy(encoded.input_ids),
-                torch.from_numpy(encoded.attention_mask),
-                torch.from_numpy(encoded.token_type_ids),
-                torch.from_numpy(encoded.context_mask),
-            )
-        return decode(encoded, start.numpy(), end.numpy(), answerable.numpy(), len(texts), self.settings.max_answer_tokens)
+        start, end, answerable = self.runtime(encoded)
+        return decode(encoded, start, end, answerable, len(texts), self.settings.max_answer_tokens)
 
 
 def decode(encoded: Encoded, start: np.ndarray, end: np.ndarray, answerable: np.ndarray, windows: int, max_answer_tokens: int) -> list[SpanReading]:
-    """One ``SpanReading`` per window: of a window read in several rows, its most confident row."""
+    """One ``SpanReading`` per window: of a window read in several rows, its most confident row.
+
+    Every window gives at least one row (the tokenizer never drops a text), so the result
+    lines up with the windows.
+    """
     starts, ends, logprobs = best_spans(start.astype(np.float64), end.astype(np.float64), max_answer_tokens)
     best: list[SpanReading | None] = [None] * windows
     for row, window in enumerate(encoded.window_of_row):
@@ -167,4 +161,6 @@ def decode(encoded: Encoded, start: np.ndarray, end: np.ndarray, answerable: np.
         )
         if best[window] is None or reading.confidence > best[window].confidence:
             best[window] = reading
-    return [reading for reading in best if reading is not None]
+    if any(reading is None for reading in best):
+        raise ValueError("a window produced no input row")
+    return best

@@ -89,7 +89,13 @@ def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, 
     builder = ExampleBuilder(index, tokenizer, inputs, originals)
     builder.register(questions)
     wants_retrieved = [rng.random() < settings.negatives.get("retrieved", 0.0) for _ in questions]
-    hard = iter(retrieved_sentences(index, embedder, [q.question for q, w in zip(questions, wants_retrieved) if w], progress=progress))
+    mined = work / f"retrieved-{key}.json"  # the slowest step: kept, so a failure after it costs nothing
+    if mined.exists():
+        ranked = json.loads(mined.read_text())
+    else:
+        ranked = retrieved_sentences(index, embedder, [q.question for q, w in zip(questions, wants_retrieved) if w], progress=progress)
+        mined.write_text(json.dumps(ranked))
+    hard = iter(ranked)
     examples: list[Example] = []
     for question, wanted in zip(questions, wants_retrieved):
         negatives = dict(settings.negatives, retrieved=1.0 if wanted else 0.0)
