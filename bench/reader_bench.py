@@ -29,7 +29,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))
 
-from results import replace_section  # noqa: E402  (bench/ is on the path: the script's own folder)
+from results import replace_section
 
 DATA = PROJECT.parent / "shared" / "eval" / "dev-squad1-extra.json"
 ROUNDS = 5

@@ -38,8 +38,8 @@ from spaceqa.chunk import ChunkParams
 from spaceqa.embed import SentenceTransformerEmbedder
 from spaceqa.evaluate import exact_match, f1_score, write_squad_corpus
 from spaceqa.index import load_index
+from spaceqa.ingest import file_sha256
 from spaceqa.reader import SHIPPED_READER, load_reader
-from spaceqa.reader.model import file_sha256
 from spaceqa.retrieve import Query, Retriever
 from spaceqa.text import terms
 

@@ -57,7 +57,8 @@ def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tu
     from transformers import AutoTokenizer
 
     from ..embed import bundled_model_path
-    from .model import WEIGHTS_FILE, base_fingerprint, file_sha256, load_weights
+    from ..ingest import file_sha256
+    from .model import WEIGHTS_FILE, base_fingerprint, load_weights
     from .runtime import RUNTIMES, TorchRuntime, int8_runtime
 
     folder = Path(folder) if folder else SHIPPED_READER

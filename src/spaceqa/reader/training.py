@@ -49,7 +49,7 @@ class TrainingSettings:
 
 
 def file_digest(path: Path) -> str:
-    from .model import file_sha256
+    from ..ingest import file_sha256
 
     return file_sha256(path)
 
@@ -280,7 +280,7 @@ def train(
             card["asking"] = {**asking, "inherited_from": str(init)}
     write_card(out, card)
     if dev_file is not None:
-        from ..evaluate import evaluate_reader_only, load_items
+        from ..evaluate import evaluate_reader_only
         from .loading import load_reader
 
         reader, _ = load_reader(out)
