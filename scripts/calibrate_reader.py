@@ -23,6 +23,7 @@ figures in the reader's ``card.json`` under ``asking``; the reader loads them fr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -160,7 +161,14 @@ def main() -> int:
     # Features do not depend on the weights being fitted: any calibration reads them.
     answerer = Answerer(index, reader, Calibration(windows_read=max(WINDOWS_TRIED), weights=(0.0,) * len(FEATURES), bias=0.0))
     retriever = Retriever(index)
-    read = {half: read_questions(answerer, retriever, embedder, found, max(WINDOWS_TRIED)) for half, found in questions.items()}
+    # Reading is the slow part: kept in --work, so refitting (other windows, a new fit) is instant.
+    key = json.dumps([file_sha256(args.reader / "reader.safetensors"), file_sha256(args.data), args.questions, max(WINDOWS_TRIED), FEATURES])
+    cache = args.work / f"readings-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    if cache.exists():
+        read = json.loads(cache.read_text())
+    else:
+        read = {half: read_questions(answerer, retriever, embedder, found, max(WINDOWS_TRIED)) for half, found in questions.items()}
+        cache.write_text(json.dumps(read))
 
     fitted = {}
     for windows in WINDOWS_TRIED:

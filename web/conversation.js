@@ -10,7 +10,7 @@ const MAX_HISTORY = 20;
 
 // The fields the page shows. The passages are left out: they are long, unused here, and
 // localStorage holds only a few megabytes.
-const ANSWER_FIELDS = ["text", "sentence", "score", "doc_id", "title", "start", "end", "sentence_start", "sentence_end"];
+const ANSWER_FIELDS = ["text", "sentence", "score", "doc_id", "title", "start", "end", "sentence_start", "sentence_end", "page"];
 
 /** The saved turns, or [] when there are none or they cannot be read. */
 export function loadTurns() {

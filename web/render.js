@@ -104,6 +104,7 @@ function renderEvidence(answer, { span, quote, confidence = false }, actions) {
     icon(ICONS.document),
     el("span", { class: "visually-hidden" }, "Source: "),
     el("span", { class: "cite-title" }, answer.title),
+    answer.page != null && el("span", { class: "cite-page" }, `, page ${answer.page}`),
   );
   link.addEventListener("click", (event) => {
     if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;

@@ -9,7 +9,9 @@ calibration into ``score``, the estimated chance that the span answers the quest
 * ``span_logprob``: how sure the reader is of this span among the window's spans;
 * ``answerable_gap``: the logit's distance below the best window's (how it compares);
 * ``retrieval_rank``: log(1 + rank) of the window's sentence in the fused retrieval;
-* ``sentence_cosine``, ``passage_score``: the retrieval evidence for the sentence.
+* ``sentence_cosine``, ``passage_score``: the retrieval evidence for the sentence;
+* ``question_coverage``: the share of the question's terms that the window contains (a
+  question about something the text never names is rarely answered by it).
 
 The weights are fitted by ``scripts/calibrate_reader.py`` and stored in the reader's
 model card with the number of windows read, so a reader always comes with the settings
@@ -31,8 +33,9 @@ from .reader.loading import ReaderMismatchError
 from .reader.windows import window_range
 from .records import Answer
 from .retrieve import Candidate
+from .text import terms
 
-FEATURES = ("answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score")
+FEATURES = ("answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score", "question_coverage")
 NEIGHBOURHOOD = 8  # sentences either side of a candidate that a window may reach
 TOKEN_COUNTS_KEPT = 100_000  # sentence lengths in tokens, kept between questions
 
@@ -89,9 +92,10 @@ class Answerer:
     def read(self, question: str, candidates: Sequence[Candidate], windows: int) -> list[Reading]:
         """Read up to ``windows`` windows around the best candidates, in one batch; in retrieval order, unscored."""
         chosen = self.windows(question, candidates, windows)
-        spans = self.reader.read(question, [self._text(first, last) for _, _, first, last in chosen])
+        texts = [self._text(first, last) for _, _, first, last in chosen]
+        asked = set(terms(question))
         readings = []
-        for (rank, candidate, first, last), span in zip(chosen, spans):
+        for (rank, candidate, first, last), text, span in zip(chosen, texts, self.reader.read(question, texts)):
             offset = self.index.sentences[first].start
             start, end = (offset + span.start, offset + span.end) if span.end > span.start else (offset, offset)
             features = {
@@ -100,6 +104,7 @@ class Answerer:
                 "retrieval_rank": math.log1p(rank),
                 "sentence_cosine": candidate.sentence_cosine,
                 "passage_score": candidate.passage_score,
+                "question_coverage": len(asked & set(terms(text))) / len(asked) if asked else 1.0,
             }
             readings.append(Reading(candidate, rank, first, last, span, start, end, features))
         return readings

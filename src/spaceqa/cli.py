@@ -22,6 +22,13 @@ def _settings(**overrides) -> Settings:
         raise click.UsageError(str(error)) from None
 
 
+def _existing_corpus(settings: Settings) -> Settings:
+    """``settings``, once its corpus folder is known to exist (a typo must not read as "every document removed")."""
+    if not settings.corpus_dir.is_dir():
+        raise click.UsageError(f"the corpus folder {settings.corpus_dir} does not exist; create it, or name another with --corpus or SPACEQA_CORPUS")
+    return settings
+
+
 def _paths(command):
     """The --corpus and --index options every command shares (defaults from SPACEQA_* or ./corpus, ./index)."""
     command = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), help="Index folder [SPACEQA_INDEX or ./index].")(command)
@@ -43,6 +50,7 @@ def _friendly_errors(command):
 
 
 @click.group()
+@click.version_option(package_name="spaceqa", prog_name="spaceqa")
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
 def main(verbose: bool) -> None:
     """SpaceQA: extractive question answering over a folder of documents."""
@@ -68,7 +76,7 @@ def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
     from .build import build_index
     from .pipeline import load_embedder
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    settings = _existing_corpus(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
     report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings, lazy=True), settings.chunk_params, full=full, progress=True)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
@@ -92,7 +100,7 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
     from .app import create_app
     from .serving import waitress_options
 
-    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port)
+    settings = _existing_corpus(_settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port))
     app = create_app(settings)
     click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)
     # create_server, not waitress.serve: serve() also calls logging.basicConfig(), whose root
@@ -107,31 +115,59 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
 @_paths
 @click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable, oldest first).")
 @click.option("--top-k", type=click.IntRange(1, 10), default=3, show_default=True, help="How many answers to return.")
+@click.option("--url", help="Ask the SpaceQA server at URL (e.g. http://127.0.0.1:8000) instead of loading the models here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the /ask JSON response instead of text.")
 @_friendly_errors
-def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, history: tuple[str, ...], top_k: int, as_json: bool) -> None:
+def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, history: tuple[str, ...], top_k: int, url: str | None, as_json: bool) -> None:
     """Answer QUESTION from the documents, with its citation."""
-    from .pipeline import open_engine
+    if not question.strip():
+        raise click.BadParameter("the question is empty", param_hint="QUESTION")
+    if url:
+        body = _ask_server(url, {"question": question, "history": list(history), "top_k": top_k})
+    else:
+        from .pipeline import open_engine
 
-    result = open_engine(_settings(corpus_dir=corpus_dir, index_dir=index_dir)).ask(question, list(history), top_k=top_k)
+        settings = _existing_corpus(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
+        body = open_engine(settings).ask(question, list(history), top_k=top_k).to_dict()
     if as_json:
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    if result.answer is None:
+    if body["answer"] is None:
         click.echo("The documents do not answer this question.")
-        if result.answers:
+        if body["answers"]:
             click.echo("Closest passages:")
     else:
-        click.echo(result.answer)
-    for answer in result.answers if result.answer is None else result.answers[:1]:
-        click.echo(f'  "{answer.sentence}"')
-        click.echo(f"  — {answer.title} [{answer.doc_id}, characters {answer.start}–{answer.end}] score {answer.score:.2f}")
+        click.echo(body["answer"])
+    for answer in body["answers"] if body["answer"] is None else body["answers"][:1]:
+        page = f", page {answer['page']}" if answer.get("page") is not None else ""
+        click.echo(f'  "{answer["sentence"]}"')
+        click.echo(f"  — {answer['title']} [{answer['doc_id']}{page}, characters {answer['start']}–{answer['end']}] score {answer['score']:.2f}")
+
+
+def _ask_server(url: str, request: dict) -> dict:
+    """POST ``request`` to ``URL/ask``; the server's JSON, or its error as a one-line message."""
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(request).encode("utf-8")
+    call = urllib.request.Request(url.rstrip("/") + "/ask", data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(call, timeout=120) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            message = json.loads(error.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = error.reason
+        raise click.ClickException(f"{url} answered {error.code}: {message}") from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise click.ClickException(f"cannot ask {url}: {getattr(error, 'reason', error)}") from None
 
 
 @main.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_paths
-@click.option("--k", "k", type=click.IntRange(1, 10), default=3, show_default=True, help="Documents considered for doc recall@k.")
+@click.option("--top-k", "k", type=click.IntRange(1, 10), default=3, show_default=True, help="Answers per question, as in `ask`; doc recall@k counts their documents.")
 @click.option("--reader-only", is_flag=True, help="SQuAD files only: score the reader alone, given each question's own paragraph (no retrieval).")
 @click.option("--limit", type=click.IntRange(0), default=0, help="With --reader-only: score this many questions, sampled (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and misses as JSON.")
@@ -162,7 +198,7 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
             settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         if index_dir is None and settings.corpus_dir.resolve() != Settings.load().corpus_dir.resolve():
             settings = _settings(corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "index")
-        report = evaluate(open_engine(settings), load_items(file), k=k)
+        report = evaluate(open_engine(_existing_corpus(settings)), load_items(file), k=k)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -1,0 +1,94 @@
+"""The spaceqa command's own behaviour, with the fake embedder and reader: no model is loaded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_app, write_corpus
+from fakes import HashEmbedder, fake_reader
+from pdfs import make_pdf
+from servers import serve_in_thread
+from spaceqa import pipeline
+from spaceqa.cli import main
+
+
+@pytest.fixture
+def fake_models(monkeypatch):
+    """Every engine the command opens uses the fakes; loading a real model would fail the test."""
+    monkeypatch.setattr(pipeline, "load_embedder", lambda settings, **_: HashEmbedder())
+    monkeypatch.setattr(pipeline, "load_reader", lambda settings: fake_reader())
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.startswith("spaceqa, version ")
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n"])
+def test_an_empty_question_is_a_usage_error(question, monkeypatch):
+    monkeypatch.setattr(pipeline, "open_engine", lambda *a, **k: pytest.fail("nothing may load for an empty question"))
+    result = run("ask", question)
+    assert result.exit_code == 2 and "the question is empty" in result.output
+
+
+def test_a_missing_corpus_is_an_error_and_the_index_is_left_alone(tmp_path, tiny_corpus, fake_models):
+    index = tmp_path / "index"
+    assert run("index", "--corpus", str(tiny_corpus), "--index", str(index)).exit_code == 0
+    before = (index / "CURRENT").read_text()
+    result = run("index", "--corpus", str(tmp_path / "no-such-folder"), "--index", str(index))
+    assert result.exit_code == 2 and "does not exist" in result.output and "removed" not in result.output
+    assert (index / "CURRENT").read_text() == before
+    for command in (["ask", "Who?"], ["serve"]):
+        result = run(*command, "--corpus", str(tmp_path / "no-such-folder"), "--index", str(index))
+        assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_ask_url_asks_a_running_server_without_loading_a_model(tmp_path, tiny_corpus, monkeypatch):
+    app = make_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "reload_interval": 0}, HashEmbedder(), fake_reader())
+    monkeypatch.setattr(pipeline, "open_engine", lambda *a, **k: pytest.fail("--url must not open an engine here"))
+    with serve_in_thread(app) as port:
+        url = f"http://127.0.0.1:{port}"
+        local = app.extensions["spaceqa"].ask("When was the Mir core module launched?", top_k=2).to_dict()
+        result = run("ask", "When was the Mir core module launched?", "--url", url, "--json", "--top-k", "2")
+        assert result.exit_code == 0
+        remote = json.loads(result.output)
+        assert remote["answer"] == local["answer"] and [a["start"] for a in remote["answers"]] == [a["start"] for a in local["answers"]]
+        text = run("ask", "When was the Mir core module launched?", "--url", url)
+        assert text.exit_code == 0 and "mir.txt" in text.output
+        refused = run("ask", "x" * 600, "--url", url)  # longer than the server accepts: its message, one line
+        assert refused.exit_code == 1 and "answered 400" in refused.output and "Traceback" not in refused.output
+
+
+def test_ask_url_that_cannot_be_reached_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run("ask", "Who?", "--url", f"http://127.0.0.1:{port}")
+    assert result.exit_code == 1 and result.output.startswith("Error: cannot ask") and "Traceback" not in result.output
+
+
+def test_eval_and_ask_name_the_number_of_answers_alike(tmp_path, tiny_corpus, fake_models):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "1", "question": "When was the Mir core module launched?", "answers": ["February 20, 1986"], "docs": ["mir.txt"]}) + "\n")
+    settings = ["--corpus", str(tiny_corpus), "--index", str(tmp_path / "index")]
+    result = run("eval", str(questions), *settings, "--top-k", "2", "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["k"] == 2
+    assert run("ask", "Who?", *settings, "--top-k", "2").exit_code == 0
+    assert run("eval", str(questions), *settings, "--k", "2").exit_code == 2  # the old name is gone
+
+
+def test_an_answer_from_a_pdf_names_its_page(tmp_path, fake_models):
+    corpus = write_corpus(tmp_path / "corpus", {"notes.txt": "Field Notes\n\nThe garden needs water twice a week in the summer months."})
+    (corpus / "report.pdf").write_bytes(make_pdf(["this page was left blank on purpose.", "In March 1986 the probe Vega reached the comet."]))
+    result = run("ask", "Which probe reached the comet?", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--top-k", "1")
+    assert result.exit_code == 0
+    assert "[report.pdf, page 2, characters" in result.output
