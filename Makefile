@@ -12,10 +12,12 @@ install: $(STAMP)
 
 # torch comes from the pinned lock file first, so nothing can resolve it to a CUDA build.
 $(STAMP): pyproject.toml requirements.lock
+	@echo "Setting up $(VENV): installing the pinned packages (the first time takes a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+	@echo "$(VENV) is ready."
 
 serve: install
 	$(BIN)/spaceqa serve

@@ -101,13 +101,32 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
     from .serving import waitress_options
 
     settings = _existing_corpus(_settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port))
+    _check_address(settings.host, settings.port)  # before the models load: a taken port is known in a moment
     app = create_app(settings)
-    click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)
     # create_server, not waitress.serve: serve() also calls logging.basicConfig(), whose root
     # handler would print every access line a second time.  Waitress's own warnings still reach
     # stderr through logging's last-resort handler.
-    server = waitress.create_server(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads))
+    try:
+        server = waitress.create_server(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads))
+    except OSError as error:  # taken in the seconds the models took to load
+        raise click.ClickException(_address_problem(settings.host, settings.port, error)) from None
+    click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)
     server.run()
+
+
+def _check_address(host: str, port: int) -> None:
+    """Fail in one line when ``host:port`` cannot be listened on (taken, or not an address of this machine)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise click.ClickException(_address_problem(host, port, error)) from None
+
+
+def _address_problem(host: str, port: int, error: OSError) -> str:
+    return f"cannot listen on {host}:{port} ({error.strerror or error}); choose another port with --port or SPACEQA_PORT"
 
 
 @main.command()

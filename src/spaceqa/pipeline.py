@@ -158,13 +158,17 @@ def open_engine(
     settings: Settings, embedder: Embedder | None = None, reader: tuple[ExtractiveReader, Calibration] | None = None, *, build_if_needed: bool = True
 ) -> Engine:
     """An engine over the index in ``settings.index_dir``, (re)built first when missing or stale."""
-    embedder = embedder or load_embedder(settings)
+    if embedder is None:
+        log.info("loading the embedding model")
+        embedder = load_embedder(settings)
     params = settings.chunk_params
     problem = index_problem(settings.corpus_dir, settings.index_dir, embedder, params)
     if problem:
         if not build_if_needed:
             raise IndexMismatchError(f"{problem}; run `spaceqa index`")
         log.info("building the index, because %s", problem)
-        log.info(build_index(settings.corpus_dir, settings.index_dir, embedder, params).summary())
+        log.info(build_index(settings.corpus_dir, settings.index_dir, embedder, params, progress=True).summary())
+    if reader is None:
+        log.info("loading the reader")
     reader_model, calibration = reader or load_reader(settings)
     return Engine(embedder, load_index(settings.index_dir), reader_model, calibration, min_score=settings.min_score)

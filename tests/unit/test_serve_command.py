@@ -76,3 +76,15 @@ def test_waitress_reads_every_body_a_route_accepts_and_no_more(tmp_path, tiny_co
     limit = body_limit(app)
     assert limit > app.config["MAX_CONTENT_LENGTH"]  # an /ask body over 64 KiB reaches the app: its JSON 413
     assert 5_000_000 < limit <= 5_000_000 + 128 * 1024  # an upload at the limit fits, with its multipart envelope
+
+
+def test_a_taken_port_is_one_line_before_any_model_loads(monkeypatch, tmp_path, tiny_corpus):
+    import socket
+
+    monkeypatch.setattr(app_module, "create_app", lambda settings: pytest.fail("the models must not load for a port that is taken"))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "index"), "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
+    assert "serving" not in result.output
