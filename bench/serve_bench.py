@@ -372,7 +372,7 @@ def write_report(out: Path, r: dict) -> None:
         "`spaceqa index` is also run once as a process, for its peak memory and its own figure.",
         "- Peak memory: `os.wait4` rusage of each `spaceqa index` process; VmHWM of the `spaceqa serve` "
         "process at the end of its run.",
-        f"- Access log: {r['access_lines']} `POST /ask 200 …ms` lines on the server's stderr for {r['asks_sent']} /ask requests sent.",
+        f"- Access log: {r['access_lines']} `POST /ask 200 …ms <id>` lines on the server's stderr for {r['asks_sent']} /ask requests sent.",
         "",
         "### Commands",
         "",
@@ -434,7 +434,7 @@ def main() -> None:
         p50=statistics.median(latencies), p95=p95(latencies), took_p50=statistics.median(took),
         throughput=len(load_latencies) / wall, load_n=len(variants), load_errors=load_errors,
         load_p50=statistics.median(load_latencies), load_p95=p95(load_latencies),
-        access_lines=len(re.findall(r"^POST /ask 200 [\d.]+ms$", log, flags=re.MULTILINE)),
+        access_lines=len(re.findall(r"^POST /ask 200 [\d.]+ms [0-9a-f]{32}$", log, flags=re.MULTILINE)),
         asks_sent=len(WARM_UP) + len(questions) + len(variants),
     )
     write_report(args.out, results)

@@ -38,7 +38,9 @@ def ask():
     question = _question(payload.get("question"))
     history = _history(payload.get("history", []))
     top_k = _top_k(payload.get("top_k", DEFAULT_TOP_K))
-    return jsonify(engine().ask(question, history, top_k=top_k).to_dict())
+    result = engine().ask(question, history, top_k=top_k)
+    current_app.extensions["spaceqa.metrics"].observe_answer(result.answer is not None, result.answers[0].score if result.answers else 0.0)
+    return jsonify(result.to_dict())
 
 
 @bp.get("/documents/<path:doc_id>")

@@ -1,7 +1,9 @@
 """Observability: one access-log line per request, and Prometheus metrics at ``GET /metrics``.
 
-The access log is the logger ``spaceqa.access`` (``POST /ask 200 23.4ms``); it propagates to
-``spaceqa``, which ``spaceqa serve`` prints to stderr.  The metrics live in a registry of
+The access log is the logger ``spaceqa.access`` (``POST /ask 200 23.4ms 9f1c…``, the last
+field the request's id); it propagates to ``spaceqa``, which ``spaceqa serve`` prints to
+stderr.  Every response carries its id as ``X-Request-Id``: the client's own, when it sent a
+well-formed one, else a new one, so a user's report can be found in the log.  The metrics live in a registry of
 this app's own, never prometheus_client's global one, so any number of apps (tests build
 many) can live in one process.
 """
@@ -9,7 +11,9 @@ many) can live in one process.
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
@@ -30,6 +34,9 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 UNMATCHED = "<unmatched>"  # the route label of a request no rule matched (404, 405)
 ROUTE_KEY = "spaceqa.route"  # where the matched rule waits in the WSGI environ
 MAX_LOGGED_PATH = 300
+REQUEST_ID_HEADER = "X-Request-Id"
+WELL_FORMED_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a client's id is kept only if it cannot break a log line
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 PATH_SAFE = "/:@!$&'()*+,;=-._~"  # left as they are in a logged path: RFC 3986 path characters
 
 
@@ -46,6 +53,14 @@ class Metrics:
             "spaceqa_http_request_duration_seconds", "Time from receiving a request to its response, by method and route.",
             ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
         )
+        self.answers = Counter(
+            "spaceqa_answers", "Questions asked, by outcome: answered, or abstained (the documents do not answer).",
+            ["outcome"], registry=self.registry,
+        )
+        self.top_score = Histogram(
+            "spaceqa_answer_top_score", "The calibrated score of each question's top answer (0 when there is none).",
+            buckets=SCORE_BUCKETS, registry=self.registry,
+        )
         self.registry.register(IndexCollector(engine))
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, CPU seconds, open fds
 
@@ -53,6 +68,10 @@ class Metrics:
         method = method if method in KNOWN_METHODS else "other"
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    def observe_answer(self, answered: bool, top_score: float) -> None:
+        self.answers.labels("answered" if answered else "abstained").inc()
+        self.top_score.observe(top_score)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -90,10 +109,13 @@ class _Observed:
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         status = [500]
+        offered = environ.get("HTTP_X_REQUEST_ID", "")
+        request_id = offered if WELL_FORMED_ID.fullmatch(offered) else uuid.uuid4().hex
 
         def observed_start_response(status_line, headers, exc_info=None):
             status[0] = int(status_line.split(" ", 1)[0])
-            return start_response(status_line, headers, exc_info)
+            headers = [(name, value) for name, value in headers if name.lower() != REQUEST_ID_HEADER.lower()]
+            return start_response(status_line, [*headers, (REQUEST_ID_HEADER, request_id)], exc_info)
 
         try:
             return self.wsgi_app(environ, observed_start_response)
@@ -102,7 +124,7 @@ class _Observed:
             seconds = time.perf_counter() - started
             method = environ.get("REQUEST_METHOD", "")
             self.metrics.observe(method, environ.get(ROUTE_KEY, UNMATCHED), status[0], seconds)
-            access_log.info("%s %s %d %.1fms", _quoted(method), _quoted(_path(environ)), status[0], seconds * 1000)
+            access_log.info("%s %s %d %.1fms %s", _quoted(method), _quoted(_path(environ)), status[0], seconds * 1000, request_id)
 
 
 def init_app(app: Flask) -> None:

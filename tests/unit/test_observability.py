@@ -16,7 +16,7 @@ OTHER_DOCUMENTS = {
     f"Its crew of three carried out experiments in biology and materials science before returning to Earth."
     for i in range(5)
 }
-LINE = re.compile(r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms$")
+LINE = re.compile(r"^(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms (?P<id>[A-Za-z0-9._-]{1,64})$")
 
 
 @pytest.fixture
@@ -148,3 +148,27 @@ def test_each_app_has_its_own_metrics(tiny_client, tmp_path):
     tiny_client.get("/healthz")
     assert requests_total(tiny_client, method="GET", route="/healthz", status="200") == 2
     assert requests_total(other.test_client(), method="GET", route="/healthz", status="200") == 0
+
+
+def test_every_response_carries_a_request_id_that_the_log_line_names(tiny_client, access):
+    generated = tiny_client.get("/healthz")
+    echoed = tiny_client.post("/ask", json={"question": "When was Mir launched?"}, headers={"X-Request-Id": "support-ticket-42"})
+    replaced = tiny_client.get("/healthz", headers={"X-Request-Id": "bad id\twith spaces"})
+    missing = tiny_client.get("/documents/missing.txt")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["X-Request-Id"])
+    assert echoed.headers["X-Request-Id"] == "support-ticket-42"
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers["X-Request-Id"]) and missing.status_code == 404
+    ids = [LINE.match(line)["id"] for line in access()]
+    assert ids == [r.headers["X-Request-Id"] for r in (generated, echoed, replaced, missing)]
+    assert len(set(ids)) == 4
+
+
+def test_metrics_count_answers_and_abstentions_and_the_top_score(tiny_client):
+    tiny_client.post("/ask", json={"question": "When was the Mir core module launched?"})
+    tiny_client.post("/ask", json={"question": "Which football club won the cup final?"})
+    scraped = samples(tiny_client)
+    answered = scraped.get(("spaceqa_answers_total", frozenset({("outcome", "answered")})), 0)
+    abstained = scraped.get(("spaceqa_answers_total", frozenset({("outcome", "abstained")})), 0)
+    assert answered + abstained == 2 and answered >= 1 and abstained >= 1
+    assert scraped[("spaceqa_answer_top_score_count", frozenset())] == 2
+    assert scraped[("spaceqa_answer_top_score_bucket", frozenset({("le", "1.0")}))] == 2
