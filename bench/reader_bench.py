@@ -1,4 +1,4 @@
-"""Benchmark the reader's runtimes: PyTorch float32 against ONNX Runtime int8, same weights.
+"""Benchmark the reader's runtimes: PyTorch float32 against ONNX Runtime (float32, int8), same weights.
 
 Usage: python bench/reader_bench.py [--reader DIR] [--data FILE] [--questions N] [--out bench/RESULTS.md]
 
@@ -8,7 +8,7 @@ Measures, on this machine, for the shipped reader (or --reader):
    N questions sampled from --data (default ../shared/eval/dev-squad1-extra.json), with each
    runtime; the goal for int8 is at most 1 point of F1 lost.
 2. Speed: the same tokenised inputs (every window of those questions, batched by question as
-   /ask batches them) through each runtime, in interleaved rounds so that both meet the same
+   /ask batches them) through each runtime, in interleaved rounds so that all meet the same
    state of this noisy machine; windows per second, medians compared (goal: int8 >= 2x).
 3. Memory: the peak RSS of a fresh process that loads the reader with each runtime and reads.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ from results import replace_section
 DATA = PROJECT.parent / "shared" / "eval" / "dev-squad1-extra.json"
 ROUNDS = 5
 SPEED_GOAL, F1_LOSS_LIMIT = 2.0, 1.0
+FLOAT_NOISE = 0.2  # F1 points by which two float32 runtimes may differ through rounding alone
 SECTION = "reader-runtimes"
 
 
@@ -65,12 +67,13 @@ def windows_per_second(reader, batches) -> float:
 
 def peak_rss_mib(folder: Path, runtime: str) -> float:
     """Peak RSS of a fresh process that loads the reader and reads one question."""
+    # VmHWM, not ru_maxrss: the latter survives exec, so a child would report this process's peak.
     code = (
-        "import resource, sys; from pathlib import Path; from spaceqa.reader import load_reader; "
+        "import re; from pathlib import Path; from spaceqa.reader import load_reader; "
         f"r, _ = load_reader(Path({str(folder)!r}), runtime={runtime!r}); r.read('Who wrote it?', ['It was written by Ann Lee in 1901.'] * 8); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(PROJECT / "src"), "PATH": ""})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(PROJECT / "src")})
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -95,27 +98,39 @@ def main() -> None:
         print(f"{runtime}: {quality[runtime]}", flush=True)
     batches = question_batches(readers["torch"], args.data, args.questions)
     speed = {runtime: [] for runtime in RUNTIMES}
-    windows_per_second(readers["torch"], batches[:10])  # warm both up
-    windows_per_second(readers["onnx-int8"], batches[:10])
+    for reader in readers.values():
+        windows_per_second(reader, batches[:10])  # warm up
     for round_number in range(ROUNDS):
-        for runtime in (RUNTIMES if round_number % 2 == 0 else tuple(reversed(RUNTIMES))):
+        order = RUNTIMES if round_number % 2 == 0 else tuple(reversed(RUNTIMES))
+        for runtime in order:
             speed[runtime].append(windows_per_second(readers[runtime], batches))
         print(f"round {round_number + 1}: " + ", ".join(f"{r} {speed[r][-1]:.1f} windows/s" for r in RUNTIMES), flush=True)
     memory = {runtime: peak_rss_mib(args.reader, runtime) for runtime in RUNTIMES}
 
-    torch_speed, int8_speed = statistics.median(speed["torch"]), statistics.median(speed["onnx-int8"])
-    ratio, loss = int8_speed / torch_speed, quality["torch"]["f1"] - quality["onnx-int8"]["f1"]
+    median = {runtime: statistics.median(speed[runtime]) for runtime in RUNTIMES}
+    ratio = {runtime: median[runtime] / median["torch"] for runtime in RUNTIMES}
+    loss = {runtime: quality["torch"]["f1"] - quality[runtime]["f1"] for runtime in RUNTIMES}
     windows = sum(len(texts) for _, texts in batches)
-    rows = [
-        ("reader-only F1 / EM, PyTorch float32", f"{quality['torch']['f1']} / {quality['torch']['em']}", ""),
-        ("reader-only F1 / EM, ONNX Runtime int8", f"{quality['onnx-int8']['f1']} / {quality['onnx-int8']['em']}", ""),
-        ("F1 lost by int8", f"{loss:+.1f}", f"<= {F1_LOSS_LIMIT}: {'met' if loss <= F1_LOSS_LIMIT else '**not met**'}"),
-        (f"PyTorch float32, median of {ROUNDS} rounds", f"{torch_speed:.1f} windows/s", ""),
-        (f"ONNX Runtime int8, median of {ROUNDS} rounds", f"{int8_speed:.1f} windows/s", ""),
-        ("int8 / float32 throughput", f"{ratio:.2f}x", f">= {SPEED_GOAL}x: {'met' if ratio >= SPEED_GOAL else '**not met**'}"),
-        ("peak memory of a process reading, PyTorch / int8", f"{memory['torch']:.0f} MiB / {memory['onnx-int8']:.0f} MiB", ""),
+    names = {"torch": "PyTorch float32", "onnx": "ONNX Runtime float32", "onnx-int8": "ONNX Runtime int8"}
+    rows = []
+    for runtime in RUNTIMES:
+        rows.append((f"{names[runtime]}: reader-only F1 / EM", f"{quality[runtime]['f1']} / {quality[runtime]['em']}", ""))
+    for runtime in RUNTIMES:
+        rows.append((f"{names[runtime]}: throughput, median of {ROUNDS} rounds", f"{median[runtime]:.1f} windows/s ({ratio[runtime]:.2f}x PyTorch)", ""))
+    int8_fast, int8_close = ratio["onnx-int8"] >= SPEED_GOAL, loss["onnx-int8"] <= F1_LOSS_LIMIT
+    rows += [
+        ("int8: F1 lost against PyTorch float32", f"{loss['onnx-int8']:+.1f}", f"<= {F1_LOSS_LIMIT}: {'met' if int8_close else '**not met**'}"),
+        ("int8: throughput against PyTorch float32", f"{ratio['onnx-int8']:.2f}x", f">= {SPEED_GOAL}x: {'met' if int8_fast else '**not met**'}"),
+        ("peak memory of a process that loads the reader and reads", " / ".join(f"{names[r]} {memory[r]:.0f} MiB" for r in RUNTIMES), ""),
     ]
-    chosen = "onnx-int8" if ratio >= SPEED_GOAL and loss <= F1_LOSS_LIMIT else "torch"
+    # int8 when it earns it; else float32 ONNX when it is faster at the same F1 (the same
+    # arithmetic, so only rounding differs); else PyTorch.
+    if int8_fast and int8_close:
+        chosen = "onnx-int8"
+    elif ratio["onnx"] > 1.0 and abs(loss["onnx"]) <= FLOAT_NOISE:
+        chosen = "onnx"
+    else:
+        chosen = "torch"
     text = "\n".join([
         "## Reader runtimes",
         "",
@@ -126,11 +141,12 @@ def main() -> None:
         "|---|---|---|",
         *[f"| {name} | {value} | {goal} |" for name, value, goal in rows],
         "",
-        f"Rule: the service runs int8 when it is at least {SPEED_GOAL}x faster for at most {F1_LOSS_LIMIT} F1 lost; by "
-        f"these figures that is **{chosen}**, which the reader's card names (`runtime`). Speed: the same tokenised "
-        f"inputs, one batch per question as /ask sends them, through each runtime, {ROUNDS} interleaved rounds. "
-        "The int8 copy is exported from the shipped float16 weights on first use (dynamic quantisation of the "
-        "matrix products, `onnxruntime.quantization.quantize_dynamic`).",
+        f"Rule: int8 when it is at least {SPEED_GOAL}x faster than PyTorch float32 for at most {F1_LOSS_LIMIT} F1 lost; "
+        f"else ONNX Runtime float32 when it is faster at the same F1 (within {FLOAT_NOISE}); else PyTorch. By these "
+        f"figures that is **{chosen}**, which the reader's card names (`runtime`). Speed: the same tokenised inputs, "
+        f"one batch per question as /ask sends them, through each runtime, {ROUNDS} interleaved rounds. The ONNX "
+        "copies are exported from the shipped float16 weights on first use; int8 is dynamic quantisation of the "
+        "matrix products (`onnxruntime.quantization.quantize_dynamic`).",
         "",
         "```sh",
         ".venv/bin/python bench/reader_bench.py   # rewrites this section of bench/RESULTS.md",

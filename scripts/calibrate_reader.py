@@ -5,19 +5,25 @@ Usage:  python scripts/calibrate_reader.py [--data FILE] [--reader DIR] [--quest
 As ``spaceqa eval`` does, every paragraph of the file becomes a document and every question
 is asked over all of them.  The articles are split in two: the even-numbered ones fit the
 calibration, the odd-numbered ones check it, so the figures printed for the check half come
-from questions the fit never saw.
+from questions the fit never saw.  Nothing here changes the reader's weights: they learn
+from the training set only.
 
 For each question, retrieval's candidates are read as windows (up to the largest number
-tried), and every window's span becomes one example: its features (``answer.FEATURES``)
-and, as a soft label, its F1 against the gold answers (0 for a question the documents do
-not answer).  A logistic regression over them makes ``score`` an estimate of the F1 the
-span would get: the chance it is the right answer.  This is fitted for each number of
-windows read; the number with the best overall F1 on the fitting half is kept (fewer
-windows on a tie: each costs reading time).  Nothing here trains the reader's weights:
-they learn from the training set only.
+tried), and two stages are fitted, as a logistic regression each:
 
-``--write`` stores the windows read, the weights, what they were fitted on and the check
-figures in the reader's ``card.json`` under ``asking``; the reader loads them from there.
+1. Ranking.  Every window's span is one example: its features (``answer.FEATURES``) against
+   its F1 with the gold answers (a soft label; 0 for a question the documents do not
+   answer).  The weights order the spans: the best one becomes the answer.
+2. Answerability (Platt scaling).  One example per question: the ranking logit of its top
+   span, against "do the documents answer this question?".  Rescaled this way, the top
+   ``score`` is the chance that the documents answer the question, which is what
+   ``answer: null`` must mean, so abstaining below 0.5 is the rule.
+
+The two fold into one set of weights (Platt's slope times the ranking weights).  Both are
+fitted for each number of windows read; the number with the best overall F1 on the fitting
+half is kept, and fewer windows when another is within half a point (each window costs
+reading time).  ``--write`` stores the windows read, the weights, what they were fitted on
+and the check figures in the reader's ``card.json`` under ``asking``.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from spaceqa.text import terms
 WINDOWS_TRIED = (4, 6, 8, 12)
 L2_PENALTY = 1.0  # on the weights, not the bias
 MIN_SCORE = 0.5  # the service's default SPACEQA_MIN_SCORE: the figures are printed at it
+CLOSE_ENOUGH = 0.5  # points of overall F1 within which fewer windows are preferred
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,21 @@ def read_questions(answerer: Answerer, retriever: Retriever, embedder, questions
             })
         read.append(rows)
     return read
+
+
+def fit(read: list[list[dict]], questions: list[Question], windows: int) -> tuple[np.ndarray, float, dict]:
+    """Ranking weights, then Platt scaling of each question's top logit; folded into one (weights, bias)."""
+    x = np.vstack([design(rows, windows) for rows in read if rows])
+    y = np.array([r["f1"] for rows in read if rows for r in rows[:windows]])
+    weights, bias = fit_logistic(x, y)
+    tops, answerable = [], []
+    for rows, question in zip(read, questions):
+        if rows:
+            tops.append(float(np.max(design(rows, windows) @ weights + bias)))
+            answerable.append(float(bool(question.answers)))
+    (slope,), intercept = fit_logistic(np.array(tops)[:, None], np.array(answerable), penalty=0.0)
+    weights, bias = weights * slope, bias * slope + intercept
+    return weights, bias, outcomes(read, questions, windows, weights, bias)
 
 
 def design(rows: list[dict], windows: int) -> np.ndarray:
@@ -172,12 +194,10 @@ def main() -> int:
 
     fitted = {}
     for windows in WINDOWS_TRIED:
-        x = np.vstack([design(rows, windows) for rows in read["fit"] if rows])
-        y = np.array([r["f1"] for rows in read["fit"] if rows for r in rows[:windows]])
-        weights, bias = fit_logistic(x, y)
-        fitted[windows] = (weights, bias, outcomes(read["fit"], questions["fit"], windows, weights, bias))
+        fitted[windows] = fit(read["fit"], questions["fit"], windows)
         print(f"{windows:>2} windows, fitting half: {fitted[windows][2]}")
-    windows = max(WINDOWS_TRIED, key=lambda w: (fitted[w][2]["overall_f1"], -w))
+    best = max(fitted[w][2]["overall_f1"] for w in WINDOWS_TRIED)
+    windows = min(w for w in WINDOWS_TRIED if fitted[w][2]["overall_f1"] >= best - CLOSE_ENOUGH)
     weights, bias, fit_figures = fitted[windows]
     check_figures = outcomes(read["check"], questions["check"], windows, weights, bias)
     print(f"chosen: {windows} windows")

@@ -30,7 +30,7 @@ class ReaderCard:
 
     inputs: InputSettings
     asking: dict  # how the pipeline uses the reader: windows read, calibration; empty until calibrated
-    runtime: str  # what runs the network when asking: "torch" or "onnx-int8" (see runtime.py)
+    runtime: str  # what runs the network when asking: "torch", "onnx" or "onnx-int8" (see runtime.py)
     raw: dict  # the whole card, provenance and figures included
 
     @classmethod
@@ -52,14 +52,14 @@ class ReaderCard:
 def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tuple[ExtractiveReader, ReaderCard]:
     """The reader in ``folder`` (the shipped one by default), ready to read, and its card.
 
-    ``runtime`` ("torch" or "onnx-int8") overrides the one the card names.
+    ``runtime`` ("torch", "onnx" or "onnx-int8", see runtime.py) overrides the one the card names.
     """
     from transformers import AutoTokenizer
 
     from ..embed import bundled_model_path
     from ..ingest import file_sha256
     from .model import WEIGHTS_FILE, base_fingerprint, load_weights
-    from .runtime import RUNTIMES, TorchRuntime, int8_runtime
+    from .runtime import RUNTIMES, TorchRuntime, onnx_runtime
 
     folder = Path(folder) if folder else SHIPPED_READER
     card = ReaderCard.read(folder)
@@ -71,6 +71,6 @@ def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tu
     if runtime == "torch":
         network = TorchRuntime(load_weights(folder))
     else:
-        network = int8_runtime(folder, file_sha256(folder / WEIGHTS_FILE), lambda: load_weights(folder))
+        network = onnx_runtime(folder, file_sha256(folder / WEIGHTS_FILE), lambda: load_weights(folder), quantise=runtime == "onnx-int8")
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
     return ExtractiveReader(network, tokenizer, card.inputs), card

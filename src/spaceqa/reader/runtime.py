@@ -1,11 +1,11 @@
-"""Runtimes: what runs the reader's network — PyTorch, or ONNX Runtime on an int8 copy of it.
+"""Runtimes: what runs the reader's network — PyTorch, or ONNX Runtime on an exported copy.
 
-The shipped weights (float16 safetensors) are the one source of truth.  The ONNX runtime
-exports them once to ONNX, quantises the matrix products to int8 (dynamic quantisation:
-weights stored as int8, activations quantised on the fly) and keeps the result beside
-the weights, or in the user's cache when that folder is read-only.  A sidecar records
-the weights' sha256, so a changed reader is exported again rather than served stale.
-``bench/reader_bench.py`` measures both runtimes' speed and F1 on the same inputs.
+The shipped weights (float16 safetensors) are the one source of truth.  The ONNX runtimes
+export them once to ONNX ("onnx": float32; "onnx-int8": the matrix products quantised to
+int8, dynamically: weights stored as int8, activations quantised on the fly) and keep the
+result beside the weights, or in the user's cache when that folder is read-only.  A sidecar
+records the weights' sha256, so a changed reader is exported again rather than served stale.
+``bench/reader_bench.py`` measures the runtimes' speed and F1 on the same inputs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from .reading import Encoded
 
 log = logging.getLogger("spaceqa")
-RUNTIMES = ("torch", "onnx-int8")
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids", "context_mask")
 OUTPUTS = ("start", "end", "answerable")
 OPSET = 17
@@ -47,8 +47,6 @@ class TorchRuntime:
 class OnnxRuntime:
     """An exported copy of the network, run by ONNX Runtime on the CPU."""
 
-    name = "onnx-int8"
-
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime
 
@@ -62,8 +60,8 @@ class OnnxRuntime:
         return tuple(self.session.run(list(OUTPUTS), feeds))
 
 
-def export_int8(net, target: Path) -> None:
-    """Export ``net`` to ONNX and quantise it to int8 at ``target`` (written atomically)."""
+def export(net, target: Path, *, quantise: bool) -> None:
+    """Export ``net`` to ONNX at ``target`` (written atomically), its matrix products in int8 with ``quantise``."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -72,31 +70,42 @@ def export_int8(net, target: Path) -> None:
     axes = {name: {0: "rows", 1: "tokens"} for name in (*INPUTS, "start", "end")} | {"answerable": {0: "rows"}}
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        float_model = Path(scratch) / "reader.onnx"
+        exported = Path(scratch) / "reader.onnx"
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on tracing; the result is checked below
-            torch.onnx.export(net, example, str(float_model), input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes, opset_version=OPSET, dynamo=False)
-            quantized = Path(scratch) / target.name
-            quantize_dynamic(str(float_model), str(quantized), weight_type=QuantType.QInt8)
-        os.replace(quantized, target)
+            warnings.simplefilter("ignore")  # the exporter's notes on tracing; the runtimes are compared in bench/
+            torch.onnx.export(net, example, str(exported), input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+        if quantise:
+            quantised = Path(scratch) / "reader-int8.onnx"
+            root = logging.getLogger()  # the quantiser advises pre-processing through the root logger, every time
+            level = root.level
+            root.setLevel(logging.ERROR)
+            try:
+                quantize_dynamic(str(exported), str(quantised), weight_type=QuantType.QInt8)
+            finally:
+                root.setLevel(level)
+            exported = quantised
+        os.replace(exported, target)
 
 
-def int8_runtime(folder: Path, weights_sha256: str, net_loader) -> OnnxRuntime:
-    """The int8 ONNX runtime of the reader in ``folder``, exported on first use and kept."""
-    places = [(folder / "reader-int8.onnx", folder / "reader-int8.json")]
-    places.append((_cache_dir() / f"reader-{weights_sha256[:16]}-int8.onnx", _cache_dir() / f"reader-{weights_sha256[:16]}-int8.json"))
+def onnx_runtime(folder: Path, weights_sha256: str, net_loader, *, quantise: bool) -> OnnxRuntime:
+    """The ONNX runtime of the reader in ``folder``, exported on first use and kept."""
+    stem = "reader-int8" if quantise else "reader-fp32"
+    places = [(folder / f"{stem}.onnx", folder / f"{stem}.json")]
+    cache = _cache_dir()
+    places.append((cache / f"{stem}-{weights_sha256[:16]}.onnx", cache / f"{stem}-{weights_sha256[:16]}.json"))
     for model, sidecar in places:
         if model.exists() and sidecar.exists() and json.loads(sidecar.read_text()).get("weights_sha256") == weights_sha256:
             return OnnxRuntime(model)
     for model, sidecar in places:
         try:
-            log.info("exporting the reader to int8 ONNX once (a few seconds): %s", model)
-            export_int8(net_loader(), model)
-            sidecar.write_text(json.dumps({"weights_sha256": weights_sha256, "opset": OPSET, "quantisation": "dynamic, int8 weights (onnxruntime)"}) + "\n")
+            log.info("exporting the reader to ONNX once (a few seconds): %s", model)
+            export(net_loader(), model, quantise=quantise)
+            quantisation = "dynamic, int8 weights (onnxruntime)" if quantise else "none (float32)"
+            sidecar.write_text(json.dumps({"weights_sha256": weights_sha256, "opset": OPSET, "quantisation": quantisation}) + "\n")
             return OnnxRuntime(model)
         except OSError as error:
             log.info("cannot write %s: %s", model, error)
-    raise OSError(f"could not write the int8 reader beside {folder} nor in {_cache_dir()}")
+    raise OSError(f"could not write the exported reader beside {folder} nor in {cache}")
 
 
 def _cache_dir() -> Path:
