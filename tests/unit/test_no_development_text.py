@@ -2,8 +2,8 @@
 
 SpaceQA is scored on questions and articles it has never seen; text copied from the sets
 it is developed on (a question, a sentence of an article) would make a rule or a test fit
-them rather than the task.  Any run of ``RUN`` words that a file under ``src/`` or
-``tests/`` shares with ``../shared/eval`` or ``../shared/benchmarks`` fails this test.
+them rather than the task.  Any run of ``RUN`` words that a file under ``src/``, ``tests/``
+or ``questions/`` shares with ``../shared/eval`` or ``../shared/benchmarks`` fails this test.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from conftest import PROJECT, SHARED
 
 RUN = 8
 WORD = re.compile(r"[^\W_]+")
-CHECKED = ("src", "tests")
+CHECKED = ("src", "tests", "questions")  # questions/: our own sets must be our own words too
 SUFFIXES = {".py", ".js", ".html", ".css", ".md", ".json", ".jsonl", ".txt", ".toml", ".cfg"}
 
 
