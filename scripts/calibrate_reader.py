@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spaceqa.answer import FEATURES, Answerer, Calibration
+from spaceqa.answer import FEATURES, Answerer, Calibration, relative_features
 from spaceqa.build import build_index
 from spaceqa.chunk import ChunkParams
 from spaceqa.embed import SentenceTransformerEmbedder
@@ -104,6 +104,7 @@ def read_questions(answerer: Answerer, retriever: Retriever, embedder, questions
             text = answerer.index.documents[answerer.index.sentences[reading.first_sentence].doc_id].text[reading.start : reading.end]
             rows.append({
                 "features": dict(reading.features),
+                "span": reading.text,
                 "f1": max((f1_score(text, g) for g in question.answers), default=0.0),
                 "em": max((exact_match(text, g) for g in question.answers), default=0.0),
             })
@@ -127,10 +128,10 @@ def fit(read: list[list[dict]], questions: list[Question], windows: int) -> tupl
 
 
 def design(rows: list[dict], windows: int) -> np.ndarray:
-    """Feature rows of the first ``windows`` windows, with the answerability gap taken among them."""
+    """Feature rows of the first ``windows`` windows, the comparative ones taken among those windows only."""
     kept = rows[:windows]
-    best = max(r["features"]["answerable"] for r in kept)
-    return np.array([[r["features"]["answerable"] - best if name == "answerable_gap" else r["features"][name] for name in FEATURES] for r in kept])
+    relative = relative_features([r["features"]["answerable"] for r in kept], [r["span"] for r in kept])
+    return np.array([[relative[name][i] if name in relative else r["features"][name] for name in FEATURES] for i, r in enumerate(kept)])
 
 
 def outcomes(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float) -> dict:

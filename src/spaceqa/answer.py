@@ -11,7 +11,9 @@ calibration into ``score``, the estimated chance that the span answers the quest
 * ``retrieval_rank``: log(1 + rank) of the window's sentence in the fused retrieval;
 * ``sentence_cosine``, ``passage_score``: the retrieval evidence for the sentence;
 * ``question_coverage``: the share of the question's terms that the window contains (a
-  question about something the text never names is rarely answered by it).
+  question about something the text never names is rarely answered by it);
+* ``span_support``: log of how many windows read proposed the same span text (an answer
+  several passages agree on is more often right).
 
 The weights are fitted by ``scripts/calibrate_reader.py`` and stored in the reader's
 model card with the number of windows read, so a reader always comes with the settings
@@ -21,6 +23,7 @@ it was calibrated for.  ``answer`` is null when the best score is below ``min_sc
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -35,7 +38,9 @@ from .records import Answer
 from .retrieve import Candidate
 from .text import terms
 
-FEATURES = ("answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score", "question_coverage")
+FEATURES = (
+    "answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score", "question_coverage", "span_support",
+)
 NEIGHBOURHOOD = 8  # sentences either side of a candidate that a window may reach
 TOKEN_COUNTS_KEPT = 100_000  # sentence lengths in tokens, kept between questions
 
@@ -72,8 +77,22 @@ class Reading:
     span: SpanReading
     start: int  # the span's offsets in the document
     end: int
+    text: str  # the span's text
     features: dict[str, float]
     score: float = 0.0
+
+
+def relative_features(answerable: Sequence[float], spans: Sequence[str]) -> dict[str, list[float]]:
+    """The features that compare a window with the others read for the same question."""
+    best = max(answerable)
+    keys = [span_key(span) for span in spans]
+    counts = Counter(keys)
+    return {"answerable_gap": [a - best for a in answerable], "span_support": [math.log(counts[key]) if key else 0.0 for key in keys]}
+
+
+def span_key(text: str) -> str:
+    """A span's text as compared across windows: case, spacing and edge punctuation aside."""
+    return " ".join(text.lower().split()).strip(".,;:!?\"'()[]“”‘’")
 
 
 class Answerer:
@@ -106,7 +125,7 @@ class Answerer:
                 "passage_score": candidate.passage_score,
                 "question_coverage": len(asked & set(terms(text))) / len(asked) if asked else 1.0,
             }
-            readings.append(Reading(candidate, rank, first, last, span, start, end, features))
+            readings.append(Reading(candidate, rank, first, last, span, start, end, text[start - offset : end - offset], features))
         return readings
 
     def windows(self, question: str, candidates: Sequence[Candidate], windows: int) -> list[tuple[int, Candidate, int, int]]:
@@ -133,9 +152,9 @@ class Answerer:
         """Score readings with the calibration; best first, one per distinct sentence."""
         if not readings:
             return []
-        best = max(r.span.answerable_logit for r in readings)
-        for r in readings:
-            r.features["answerable_gap"] = r.span.answerable_logit - best
+        for name, values in relative_features([r.span.answerable_logit for r in readings], [r.text for r in readings]).items():
+            for reading, value in zip(readings, values):
+                reading.features[name] = value
         matrix = np.array([[r.features[name] for name in FEATURES] for r in readings], dtype=np.float64)
         for reading, probability in zip(readings, self.calibration.probability(matrix)):
             reading.score = float(probability)

@@ -148,3 +148,12 @@ def test_a_reader_folder_is_checked_before_anything_loads(tmp_path):
     (tmp_path / "card.json").write_text(json.dumps({"format": 1, "inputs": InputSettings().to_dict(), "base_sha256": "0" * 64}))
     with pytest.raises(ReaderMismatchError, match="another base model"):
         load_reader(tmp_path)
+
+
+def test_features_that_compare_windows():
+    from spaceqa.answer import relative_features, span_key
+
+    features = relative_features([2.0, -1.0, 0.5], ["Ada Brook", "ada  brook.", ""])
+    assert features["answerable_gap"] == [0.0, -3.0, -1.5]
+    assert features["span_support"][0] == features["span_support"][1] > 0 and features["span_support"][2] == 0.0
+    assert span_key("“The Pacific,”") == span_key("the pacific") == "the pacific"
