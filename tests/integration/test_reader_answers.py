@@ -14,9 +14,10 @@ from spaceqa.evaluate import normalise_answer
 pytestmark = pytest.mark.integration
 
 ANSWERED = [
-    ("Who proposed going to the moon together?", {"kennedy", "president kennedy", "john f kennedy", "president john f kennedy"}, "003_6c3f5f3a73d38cee.txt"),
-    ("Which agency does Charles Bolden lead?", {"nasa", "national aeronautics and space administration", "national aeronautics and space administration nasa"}, "002_ce559d12851d8811.txt"),
-    ("Who signed the 1992 joint statement?", {"us and new russian federation"}, "001_ed1ccbfae5182841.txt"),
+    ("Who proposed going to the moon together?", {"kennedy", "president kennedy", "john f kennedy", "president john f kennedy"}, {"003_6c3f5f3a73d38cee.txt"}),
+    ("Which agency does Charles Bolden lead?", {"nasa", "national aeronautics and space administration", "national aeronautics and space administration nasa"},
+     {"002_ce559d12851d8811.txt", "003_6c3f5f3a73d38cee.txt"}),  # both documents say it
+    ("Who signed the 1992 joint statement?", {"us and new russian federation"}, {"001_ed1ccbfae5182841.txt"}),
 ]
 
 
@@ -26,12 +27,12 @@ def ask(client, question, **extra):
     return response.get_json()
 
 
-@pytest.mark.parametrize("question, expected, doc_id", ANSWERED)
-def test_the_reader_finds_the_span_and_cites_it(real_client, question, expected, doc_id):
+@pytest.mark.parametrize("question, expected, doc_ids", ANSWERED)
+def test_the_reader_finds_the_span_and_cites_it(real_client, question, expected, doc_ids):
     body = ask(real_client, question)
     assert body["answer"] is not None and normalise_answer(body["answer"]) in expected, body["answers"][:1]
     top = body["answers"][0]
-    assert top["doc_id"] == doc_id and top["text"] in top["sentence"] and top["score"] >= 0.5
+    assert top["doc_id"] in doc_ids and top["text"] in top["sentence"] and top["score"] >= 0.5
 
 
 def test_the_reader_abstains_when_the_documents_do_not_say(real_client):
