@@ -64,8 +64,9 @@ def test_serve_passes_limits_and_logs_each_request(monkeypatch, tmp_path, tiny_c
         "ident": "spaceqa",
     }
     access = [line for line in result.stderr.splitlines() if line.startswith(("GET ", "POST "))]
-    assert [line.rsplit(" ", 1)[0] for line in access] == ["GET /healthz 200", "POST /ask 400"]
-    assert all(line.endswith("ms") for line in access)
+    # method, path, status, duration, request id
+    assert [line.split()[:3] for line in access] == [["GET", "/healthz", "200"], ["POST", "/ask", "400"]]
+    assert all(len(line.split()) == 5 and line.split()[3].endswith("ms") for line in access)
     assert result.stdout == ""  # the log goes to stderr only
 
 
