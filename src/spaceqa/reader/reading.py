@@ -54,9 +54,15 @@ class SpanReading:
     answerable_logit: float  # > 0: the window more likely answers the question than not
 
     @property
-    def confidence(self) -> float:
-        """log P(the window answers, and with this span): the reader's own ranking of windows."""
-        return float(-np.logaddexp(0.0, -self.answerable_logit) + self.span_logprob)
+    def confidence(self) -> tuple[float, float]:
+        """The reader's own ranking of windows: by answerability, then by the span's log-probability.
+
+        Not the joint log-probability: ``span_logprob`` is normalised within each window, so it
+        does not compare across windows, and it swamps a saturated answerability.  Ranking by the
+        answerability logit picked better spans on sampled development questions (reader only,
+        two samples of 400: F1 +1.5 and +3.7).
+        """
+        return (self.answerable_logit, self.span_logprob)
 
 
 def cut_question(tokenizer, question: str, max_tokens: int) -> tuple[str, int]:
