@@ -188,7 +188,7 @@ def _ask_server(url: str, request: dict) -> dict:
 @_paths
 @click.option("--top-k", "k", type=click.IntRange(1, 10), default=3, show_default=True, help="Answers per question, as in `ask`; doc recall@k counts their documents.")
 @click.option("--reader-only", is_flag=True, help="SQuAD files only: score the reader alone, given each question's own paragraph (no retrieval).")
-@click.option("--limit", type=click.IntRange(0), default=0, help="With --reader-only: score this many questions, sampled (0: all).")
+@click.option("--limit", type=click.IntRange(0), default=0, help="Score this many questions (or conversations), sampled with a fixed seed; the corpus stays whole (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print metrics and misses as JSON.")
 @_friendly_errors
 def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k: int, reader_only: bool, limit: int, as_json: bool) -> None:
@@ -207,7 +207,7 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         metrics = evaluate_reader_only(load_reader(_settings())[0], file, limit=limit)
         click.echo(json.dumps({"mode": "reader only", "metrics": metrics}, indent=2) if as_json else "\n".join(f"{n:>16}  {v}" for n, v in metrics.items()))
         return
-    from .evaluate import evaluate, is_squad, load_items, write_squad_corpus
+    from .evaluate import evaluate, is_squad, load_items, sample, write_squad_corpus
     from .pipeline import open_engine
 
     with tempfile.TemporaryDirectory(prefix="spaceqa-eval-") as scratch:
@@ -217,7 +217,7 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
             settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         if index_dir is None and settings.corpus_dir.resolve() != Settings.load().corpus_dir.resolve():
             settings = _settings(corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "index")
-        report = evaluate(open_engine(_existing_corpus(settings)), load_items(file), k=k)
+        report = evaluate(open_engine(_existing_corpus(settings)), sample(load_items(file), limit), k=k)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return

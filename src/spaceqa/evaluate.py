@@ -26,6 +26,7 @@ Metrics (answers compared after SQuAD normalisation):
 from __future__ import annotations
 
 import json
+import random
 import re
 import string
 from collections import Counter
@@ -179,6 +180,14 @@ def _squad_items(path: Path) -> list[Item]:
     return items
 
 
+def sample(items: list, limit: int, seed: int = 0) -> list:
+    """``limit`` of ``items`` drawn with ``seed`` (all of them when ``limit`` is 0 or covers them), in their order."""
+    if not limit or limit >= len(items):
+        return items
+    chosen = set(random.Random(seed).sample(range(len(items)), limit))
+    return [item for i, item in enumerate(items) if i in chosen]
+
+
 def evaluate(asker: Asker, items: list[Item], k: int = 3) -> Report:
     """Ask every question (conversations turn by turn) and score the answers."""
     outcomes = []
@@ -250,8 +259,6 @@ def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -
     questions are sampled (with ``seed``) when the file has more.  Separates how well the
     reader reads from how well retrieval finds.
     """
-    import random
-
     from .chunk import split_sentences
     from .reader.windows import window_range
 
@@ -260,8 +267,7 @@ def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -
         for qa in paragraph["qas"]:
             answers = [] if qa.get("is_impossible") else list(dict.fromkeys(a["text"] for a in qa["answers"]))
             questions.append((paragraph["context"], qa["question"], answers))
-    if limit and limit < len(questions):
-        questions = random.Random(seed).sample(questions, limit)
+    questions = sample(questions, limit, seed)
     sentences: dict[str, tuple[list[tuple[int, int]], list[int]]] = {}
     outcomes = []
     for context, question, answers in questions:

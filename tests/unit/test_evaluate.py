@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from spaceqa.evaluate import answer_in_sentence, evaluate, exact_match, f1_score, load_items, normalise_answer
+from spaceqa.evaluate import answer_in_sentence, evaluate, exact_match, f1_score, load_items, normalise_answer, sample
 from spaceqa.records import Answer, AskResult
 
 
@@ -116,3 +116,11 @@ def test_jsonl_is_not_mistaken_for_squad(tmp_path):
     path = tmp_path / "set.jsonl"
     path.write_text('{"id": "a", "question": "Q?", "answers": [], "data": 1}\n{"id": "b", "question": "R?", "answers": []}\n')
     assert not is_squad(path)
+
+
+def test_a_sample_is_reproducible_in_file_order_and_all_when_no_limit():
+    items = list(range(100))
+    drawn = sample(items, 10)
+    assert len(drawn) == 10 and drawn == sorted(drawn) and set(drawn) <= set(items)
+    assert sample(items, 10) == drawn and sample(items, 10, seed=1) != drawn
+    assert sample(items, 0) == items and sample(items, 500) == items
