@@ -14,7 +14,7 @@ from conftest import write_corpus
 from fakes import HashEmbedder
 from servers import serve_in_thread
 
-from .corpus import BROWSER_DOCUMENTS
+from .corpus import BROWSER_DOCUMENTS, BROWSER_PDFS
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; `make test` installs it when missing
 CHROMIUM_ARGS = [
@@ -43,6 +43,8 @@ def live_server(tmp_path_factory) -> str:
 
     root = tmp_path_factory.mktemp("browser")
     corpus = write_corpus(root / "corpus", BROWSER_DOCUMENTS)
+    for name, pdf in BROWSER_PDFS.items():
+        (corpus / name).write_bytes(pdf)
     app = create_app({"corpus_dir": corpus, "index_dir": root / "index"}, embedder=HashEmbedder())
     with serve_in_thread(app) as port:
         yield f"http://127.0.0.1:{port}"

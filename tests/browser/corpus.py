@@ -1,8 +1,11 @@
 """The small corpus the browser tests ask about: short space-history documents, one long
 enough that its cited sentence sits below the fold, one id with a folder in it, and one
-document that quotes HTML that would run script if a page ever inserted it as markup."""
+document that quotes HTML that would run script if a page ever inserted it as markup, and a
+PDF whose answer lies on its second page."""
 
 from __future__ import annotations
+
+from pdfs import make_pdf
 
 MIR_PARAGRAPHS = [
     "The Shuttle-Mir Program was a collaborative space program between Russia and the United States "
@@ -50,5 +53,16 @@ BROWSER_DOCUMENTS = {
         "The first fragment read <script>window.__pwned = 1</script> in full. "
         'The second fragment read <img src=x onerror="window.__pwned = 1"> in full. '
         "Vostok 1 carried the cosmonaut Yuri Gagarin into orbit on April 12, 1961."
+    ),
+}
+
+# A citation from a PDF names its page.
+BROWSER_PDFS = {
+    "station-systems.pdf": make_pdf(
+        [
+            "Station Life Support. This report describes how the crew of an orbital station is kept alive.",
+            "The oxygen generator aboard the station was called Elektron, and it split water into oxygen and hydrogen.",
+        ],
+        title="Station Life Support",
     ),
 }

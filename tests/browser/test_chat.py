@@ -26,6 +26,15 @@ def test_enter_sends_and_the_answer_shows_with_its_sentence(page: Page):
     expect(page.locator("#empty")).to_be_hidden()
 
 
+def test_an_answer_from_a_pdf_cites_its_page(page: Page):
+    ask(page, "What was the oxygen generator aboard the station called?")
+
+    answer = reply(page)
+    expect(answer.locator(".answer-text")).to_have_text("Elektron")
+    expect(answer.locator(".cite").first).to_contain_text("Station Life Support")
+    expect(answer.locator(".cite-page").first).to_have_text(", page 2")
+
+
 def test_shift_enter_makes_a_new_line_instead_of_sending(page: Page):
     box = page.get_by_label("Your question")
     box.type("What does GEOSS")
