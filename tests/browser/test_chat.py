@@ -74,7 +74,7 @@ def test_a_follow_up_sends_the_earlier_questions_as_history(page: Page):
 
 
 def test_an_example_question_is_asked_with_one_click(page: Page):
-    page.get_by_role("button", name="When did Soyuz-19 launch?").click()
+    page.get_by_role("button", name="On what date did Soyuz-19 lift off?").click()
     expect(reply(page).locator(".answer-text")).to_have_text("July 15, 1975")
     expect(page.get_by_label("Your question")).to_be_focused()
 
@@ -113,7 +113,7 @@ def test_a_citation_opens_the_document_at_the_cited_sentence(page: Page):
 
 def test_a_three_question_conversation_cites_each_answer(page: Page):
     """The issue's acceptance: three questions, then every citation opens its own sentence."""
-    turns = [(FIRST, "Norman Thagard"), (FOLLOW_UP, "115"), ("When did Soyuz-19 launch?", "July 15, 1975")]
+    turns = [(FIRST, "Norman Thagard"), (FOLLOW_UP, "115"), ("On what date did Soyuz-19 lift off?", "July 15, 1975")]
     for turn, (question, answer) in enumerate(turns):
         ask(page, question)
         expect(reply(page, turn).locator(".answer-text")).to_have_text(answer)

@@ -34,7 +34,7 @@ def fetch(url: str, body: dict | None = None):
         ("/static/app.css", None, 200),
         ("/view/shuttle-mir.txt", None, 200),
         ("/documents/shuttle-mir.txt", None, 200),
-        ("/ask", {"question": "When did Soyuz-19 launch?"}, 200),
+        ("/ask", {"question": "On what date did Soyuz-19 lift off?"}, 200),
         ("/ask", {"question": ""}, 400),
         ("/ask", None, 405),
         ("/no-such-page", None, 404),

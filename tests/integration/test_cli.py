@@ -62,7 +62,7 @@ def test_an_up_to_date_index_is_checked_without_loading_the_model(cli, monkeypat
 
 
 def test_ask_json_is_the_api_response(cli):
-    result = cli("ask", "When did Soyuz-19 launch?", "--json", "--top-k", "2")
+    result = cli("ask", "On what date did Soyuz-19 lift off?", "--json", "--top-k", "2")
     body = json.loads(result.output)
     assert body["answer"] == "July 15, 1975" and len(body["answers"]) == 2
 
