@@ -101,12 +101,11 @@ def read_questions(answerer: Answerer, retriever: Retriever, embedder, questions
         candidates = retriever.candidates(Query(vector=vector, terms=terms(question.question)))
         rows = []
         for reading in answerer.read(question.question, candidates, windows):
-            text = answerer.index.documents[answerer.index.sentences[reading.first_sentence].doc_id].text[reading.start : reading.end]
             rows.append({
                 "features": dict(reading.features),
                 "span": reading.text,
-                "f1": max((f1_score(text, g) for g in question.answers), default=0.0),
-                "em": max((exact_match(text, g) for g in question.answers), default=0.0),
+                "f1": max((f1_score(reading.text, g) for g in question.answers), default=0.0),
+                "em": max((exact_match(reading.text, g) for g in question.answers), default=0.0),
             })
         read.append(rows)
     return read
