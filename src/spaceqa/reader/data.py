@@ -6,10 +6,15 @@ when a user asks.  Every question gives:
 
 * one **positive**: a window that holds its answer, centred on the answer's sentence or on
   a neighbour whose window still holds it (an answer is not always in the middle);
-* sometimes a **negative** (no answer), of one of three kinds:
+* sometimes a **negative** (no answer), of one of four kinds:
   ``paragraph`` (another window of the same paragraph), ``article`` (a window of another
-  paragraph of the same article) and ``retrieved`` (a window that SpaceQA's own retriever
-  ranks high for the question: the hard case the reader meets at ask time).
+  paragraph of the same article), ``retrieved`` (a window that SpaceQA's own retriever
+  ranks high for the question: the hard case the reader meets at ask time), and
+  ``swapped``: the positive's own window with a question that no longer fits it, because
+  a name or number the question shares with the window is replaced by one of the same
+  shape taken from elsewhere in the article.  The window still holds a plausible answer,
+  so the reader must check that the question's particulars are the window's before it
+  answers: the adversarial kind of unanswerable question SQuAD 2.0 is made of.
   A window counts as a negative only when no gold answer appears in it at all.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +35,10 @@ from ..index import LoadedIndex
 from .reading import InputSettings, cut_question
 from .windows import window_range
 
-NEGATIVE_KINDS = ("paragraph", "article", "retrieved")
+NEGATIVE_KINDS = ("paragraph", "article", "retrieved", "swapped")
 RETRIEVED_CANDIDATES = 12  # how deep in the retriever's ranking a hard negative may come from
+# What a swapped question may change: a number, or a run of capitalised words (a name).
+SWAPPABLE = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b|\b[A-Z][\w'-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*")
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,12 @@ class ExampleBuilder:
         found = [Example(question.question, text[start:end], span[0] - start, span[1] - start, "positive")]
         golds = [a.lower() for a, _ in question.answers]
         for kind in NEGATIVE_KINDS:
-            if rng.random() < negatives.get(kind, 0.0):
+            if kind == "swapped":
+                if rng.random() < negatives.get(kind, 0.0):
+                    swapped = self._swapped_question(question, text[start:end], rng)
+                    if swapped is not None:
+                        found.append(Example(swapped, text[start:end], -1, -1, kind))
+            elif rng.random() < negatives.get(kind, 0.0):
                 window = self._negative(kind, question, budget, golds, rng, retrieved)
                 if window is not None:
                     doc_id, (start, end) = window
@@ -155,6 +168,28 @@ class ExampleBuilder:
                 if kind == "retrieved" and len(usable) == 3:
                     break  # the hard ones are near the top of the ranking
         return rng.choice(usable) if usable else None
+
+    def _swapped_question(self, question: SquadQuestion, window: str, rng: random.Random) -> str | None:
+        """``question`` with one name or number it shares with ``window`` replaced by another of the article's.
+
+        The replacement has the same shape (a number for a number, a name for a name) and
+        appears nowhere in the window, so the window cannot answer the changed question.
+        None when the question names nothing the window holds, or the article offers no stand-in.
+        """
+        lowered = window.lower()
+        shared = [m for m in _names_and_numbers(question.question) if m.group().lower() in lowered]
+        if not shared:
+            return None
+        chosen = rng.choice(shared)
+        numeric = chosen.group()[0].isdigit()
+        others = [d for d in self.by_article[question.article] if d != question.doc_id]
+        stand_ins = sorted({
+            m.group() for doc_id in rng.sample(others, min(len(others), 4)) for m in _names_and_numbers(self.index.documents[doc_id].text)
+            if m.group()[0].isdigit() == numeric and m.group().lower() not in lowered
+        })
+        if not stand_ins:
+            return None
+        return question.question[: chosen.start()] + rng.choice(stand_ins) + question.question[chosen.end() :]
 
     def _sentence_count(self, doc_id: str) -> int:
         first_id, last_id = self.index.document_ranges[doc_id][:2]
@@ -220,6 +255,11 @@ def featurise(examples: Sequence[Example], tokenizer, settings: InputSettings, b
             ends.append(end)
             labels.append(1.0 if end > 0 else 0.0)
     return Features(ids, types, contexts, np.array(starts), np.array(ends), np.array(labels, dtype=np.float32))
+
+
+def _names_and_numbers(text: str) -> list[re.Match]:
+    """Numbers and capitalised runs of ``text``, except at a sentence's start (capitalised anyway)."""
+    return [m for m in SWAPPABLE.finditer(text) if m.group()[0].isdigit() or text[: m.start()].rstrip()[-1:] not in ("", ".", "!", "?", '"', "“")]
 
 
 def _covers(window: tuple[int, int], span: tuple[int, int]) -> bool:

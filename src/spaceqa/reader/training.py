@@ -41,7 +41,7 @@ class TrainingSettings:
     warmup_share: float = 0.06  # of the steps, with the learning rate rising linearly from 0
     max_questions: int = 0  # 0: every question of the data files
     # Chance that a question also gets a negative (no-answer) window of each kind.
-    negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.35})
+    negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.35, "swapped": 1.0})
     checkpoint_minutes: float = 10.0
 
     def to_dict(self) -> dict:
@@ -272,6 +272,10 @@ def train(
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     }
+    if init is not None and (init / "card.json").exists():
+        earlier = json.loads((init / "card.json").read_text()).get("training")
+        if earlier:  # a reader trained further keeps the record of what it learnt before
+            card["training"]["continued_from"] = earlier
     if init is not None:
         # Adapting a calibrated reader: its calibration is the best estimate for the result.
         # A reader trained from the base model has none until scripts/calibrate_reader.py runs.
