@@ -18,8 +18,15 @@ tried), and two stages are fitted, as a logistic regression each:
    span, against "do the documents answer this question?".  Rescaled this way, the top
    ``score`` is the chance that the documents answer the question, which is what
    ``answer: null`` must mean, so abstaining below 0.5 is the rule.
+3. The prior.  Half of SQuAD 2.0's questions are unanswerable, and written to look
+   answerable; people asking about their own documents mostly ask what the documents hold,
+   and a service that declines a fair question costs them more than one that shows a
+   cited sentence it was unsure of.  So the intercept is raised, if need be, until at most
+   ``FALSE_ABSTAIN_TARGET`` of the fitting half's answerable questions score below 0.5:
+   the score is then the chance of an answer when a larger share of questions are
+   answerable (that share is written in the card as ``answerable_prior``).
 
-The two fold into one set of weights (Platt's slope times the ranking weights).  Both are
+The stages fold into one set of weights (Platt's slope times the ranking weights).  Both are
 fitted for each number of windows read; the number with the best overall F1 on the fitting
 half is kept, and fewer windows when another is within half a point (each window costs
 reading time).  ``--write`` stores the windows read, the weights, what they were fitted on
@@ -54,6 +61,7 @@ WINDOWS_TRIED = (4, 6, 8, 12)
 L2_PENALTY = 1.0  # on the weights, not the bias
 MIN_SCORE = 0.5  # the service's default SPACEQA_MIN_SCORE: the figures are printed at it
 CLOSE_ENOUGH = 0.5  # points of overall F1 within which fewer windows are preferred
+FALSE_ABSTAIN_TARGET = 0.12  # answerable questions the service may decline (the reader issue allows 15%)
 
 
 @dataclass(frozen=True)
@@ -121,9 +129,22 @@ def fit(read: list[list[dict]], questions: list[Question], windows: int) -> tupl
         if rows:
             tops.append(float(np.max(design(rows, windows) @ weights + bias)))
             answerable.append(float(bool(question.answers)))
-    (slope,), intercept = fit_logistic(np.array(tops)[:, None], np.array(answerable), penalty=0.0)
-    weights, bias = weights * slope, bias * slope + intercept
-    return weights, bias, outcomes(read, questions, windows, weights, bias)
+    tops, answerable = np.array(tops), np.array(answerable)
+    (slope,), intercept = fit_logistic(tops[:, None], answerable, penalty=0.0)
+    shift = prior_shift(slope * tops + intercept, answerable, FALSE_ABSTAIN_TARGET)
+    weights, bias = weights * slope, bias * slope + intercept + shift
+    share = float(answerable.mean())
+    prior = 1 / (1 + np.exp(-(np.log(share / (1 - share)) + shift)))
+    return weights, bias, {**outcomes(read, questions, windows, weights, bias), "answerable_prior": round(float(prior), 3)}
+
+
+def prior_shift(logits: np.ndarray, answerable: np.ndarray, target: float) -> float:
+    """How far to raise the intercept so that at most ``target`` of the answerable questions' logits stay below 0 (none: 0)."""
+    answered = np.sort(logits[answerable > 0])
+    allowed_below = int(np.floor(target * len(answered)))
+    if allowed_below >= len(answered):
+        return 0.0
+    return max(0.0, -float(answered[allowed_below]) + 1e-6)
 
 
 def design(rows: list[dict], windows: int) -> np.ndarray:
@@ -216,6 +237,8 @@ def main() -> int:
             "fitted_on": {"file": args.data.name, "sha256": file_sha256(args.data), "articles": "even-numbered", "figures": fit_figures},
             "checked_on": {"file": args.data.name, "articles": "odd-numbered", "figures": check_figures},
             "figures_at_min_score": MIN_SCORE,
+            "answerable_prior": fit_figures["answerable_prior"],
+            "false_abstain_target": FALSE_ABSTAIN_TARGET,
             "fitted": date.today().isoformat(),
         }
         card_path.write_text(json.dumps(card, indent=2) + "\n")
