@@ -102,5 +102,8 @@ def test_eval_scores_a_question_file(cli, tmp_path):
 
 
 def test_errors_are_one_line_messages(cli, tmp_path):
-    result = CliRunner().invoke(main, ["index", "--corpus", str(tmp_path / "empty")])
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(main, ["index", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index")])
     assert result.exit_code == 1 and "no readable documents" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+

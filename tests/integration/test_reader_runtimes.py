@@ -22,10 +22,14 @@ def torch_reader():
     return load_reader(runtime="torch")[0]
 
 
-@pytest.mark.parametrize("runtime, tolerance", [("onnx", 1e-3), ("onnx-int8", 0.5)])
-def test_onnx_runtimes_read_as_pytorch_does(torch_reader, runtime, tolerance):
+# fp32 ONNX computes what PyTorch does, so every span agrees.  int8 rounds the weights: the
+# window that answers keeps its span, but in a window without an answer the "best span" is a
+# near-tie among poor ones, and rounding may pick another (the answerability logit says to
+# ignore it either way).
+@pytest.mark.parametrize("runtime, tolerance, windows_compared", [("onnx", 1e-3, 3), ("onnx-int8", 0.5, 1)])
+def test_onnx_runtimes_read_as_pytorch_does(torch_reader, runtime, tolerance, windows_compared):
     reader = load_reader(runtime=runtime)[0]
     expected, found = torch_reader.read(QUESTION, WINDOWS), reader.read(QUESTION, WINDOWS)
-    assert [(r.start, r.end) for r in found] == [(r.start, r.end) for r in expected]
+    assert [(r.start, r.end) for r in found][:windows_compared] == [(r.start, r.end) for r in expected][:windows_compared]
     assert np.allclose([r.answerable_logit for r in found], [r.answerable_logit for r in expected], atol=tolerance)
     assert WINDOWS[0][found[0].start : found[0].end] == "William Shepherd"
