@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,26 @@ def make_app(settings: dict, embedder, reader=None):
     app = create_app(settings, embedder=embedder, reader=reader)
     app.config["TESTING"] = True
     return app
+
+
+@contextlib.contextmanager
+def hang_detector(seconds: float):
+    """Fail with TimeoutError, rather than hang, when the block is still running after ``seconds``.
+
+    A detector of runaway work, never a speed check: ``seconds`` must be far above what the
+    block takes even on a loaded machine. Main thread only (SIGALRM), where pytest runs tests.
+    """
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture

@@ -1,23 +1,61 @@
-"""Minimal PDFs for tests: one text line per page, in a standard font; no library needed."""
+"""Minimal PDFs for tests: one text line per page, in a standard font; no library needed.
+
+Besides good PDFs, the poison kinds a reader must survive: a stream in a filter no reader
+knows, and a decompression bomb (a few kilobytes that inflate to hundreds of megabytes).
+"""
 
 from __future__ import annotations
+
+import zlib
 
 
 def make_pdf(pages: list[str], title: str | None = None) -> bytes:
     """A valid PDF whose pages each show one line of (ASCII) text."""
+    return _pdf([(_show_text(text).encode("latin-1"), None) for text in pages], title)
+
+
+def unknown_filter_pdf() -> bytes:
+    """A PDF whose one page's content is encoded with a filter that does not exist."""
+    return _pdf([(_show_text("This text is hidden behind an unknown filter.").encode("latin-1"), "/NoSuchDecode")])
+
+
+def bomb_pdf(inflated_bytes: int = 400_000_000) -> bytes:
+    """A PDF of well under a megabyte whose page content inflates to ``inflated_bytes`` bytes of text operators."""
+    operator = _show_text("Boom.").encode("latin-1") + b"\n"
+    block = operator * ((1 << 20) // len(operator))
+    count = max(1, inflated_bytes // len(block))
+    # After a full flush the compressor refers back to nothing, so every block compresses to the
+    # same bytes: compress one, repeat it, and mend the checksum (fast, however large the bomb).
+    compressor = zlib.compressobj(9)
+    first = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.flush()
+    checksum = 1
+    for _ in range(count):
+        checksum = zlib.adler32(block, checksum)
+    stream = first + again * (count - 1) + end[:-4] + checksum.to_bytes(4, "big")
+    return _pdf([(stream, "/FlateDecode")])
+
+
+def _show_text(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return f"BT /F1 11 Tf 40 750 Td ({escaped}) Tj ET"
+
+
+def _pdf(contents: list[tuple[bytes, str | None]], title: str | None = None) -> bytes:
+    """A PDF with one page per ``(content stream, filter name or None)``."""
     objects: list[bytes] = []
 
-    def add(body: str) -> int:
-        objects.append(body.encode("latin-1"))
+    def add(body: bytes | str) -> int:
+        objects.append(body if isinstance(body, bytes) else body.encode("latin-1"))
         return len(objects)
 
     font = add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     page_ids = []
-    pages_id = len(objects) + 2 * len(pages) + 1  # the /Pages object comes after every page and its content
-    for text in pages:
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        stream = f"BT /F1 11 Tf 40 750 Td ({escaped}) Tj ET"
-        content = add(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    pages_id = len(objects) + 2 * len(contents) + 1  # the /Pages object comes after every page and its content
+    for stream, filter_name in contents:
+        filter_entry = f" /Filter {filter_name}" if filter_name else ""
+        content = add(f"<< /Length {len(stream)}{filter_entry} >>\nstream\n".encode("latin-1") + stream + b"\nendstream")
         page_ids.append(
             add(f"<< /Type /Page /Parent {pages_id} 0 R /MediaBox [0 0 612 792] /Contents {content} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>")
         )
