@@ -25,7 +25,7 @@ from . import api
 from .build import build_index
 from .config import Settings
 from .errors import EmptyCorpusError, InvalidRequestError
-from .ingest import READERS, read_document
+from .ingest import SUPPORTED_SUFFIXES, read_document
 from .readers import UnreadableError
 
 bp = Blueprint("admin", __name__)
@@ -149,8 +149,8 @@ def _safe_name(filename: str) -> str:
             code="invalid_filename",
         )
     suffix = Path(name).suffix.lower()
-    if suffix not in READERS:
-        raise InvalidRequestError(f"{suffix or 'no extension'} is not a supported type; send one of {', '.join(READERS)}", code="unsupported_type", status=415)
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InvalidRequestError(f"{suffix or 'no extension'} is not a supported type; send one of {', '.join(SUPPORTED_SUFFIXES)}", code="unsupported_type", status=415)
     return name
 
 

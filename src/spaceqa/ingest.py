@@ -18,11 +18,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .readers import READERS, UnreadableError
+from .readers import SUPPORTED_SUFFIXES, UnreadableError, extract
 from .records import Document
 from .text import STOPWORDS, WORD_RE
-
-SUPPORTED_SUFFIXES = tuple(READERS)
 
 # Invisible characters that only get in the way of matching and offsets.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -73,7 +71,7 @@ def load_corpus(corpus_dir: Path, only: set[str] | None = None) -> CorpusScan:
     scan = CorpusScan()
     for path in _corpus_files(corpus_dir):
         doc_id = document_id(path, corpus_dir)
-        if path.suffix.lower() not in READERS:
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             scan.skipped.append((doc_id, f"unsupported file type {path.suffix or '(none)'}"))
             continue
         if only is not None and doc_id not in only:
@@ -91,17 +89,31 @@ def corpus_fingerprint(corpus_dir: Path) -> dict[str, str]:
     return {
         document_id(path, corpus_dir): file_sha256(path)
         for path in _corpus_files(corpus_dir)
-        if path.suffix.lower() in READERS
+        if path.suffix.lower() in SUPPORTED_SUFFIXES
     }
 
 
 def read_document(path: Path, corpus_dir: Path) -> Document:
-    """Read, clean and title one file; ``UnreadableError`` says why a file cannot be read."""
+    """Read, clean and title one file; ``UnreadableError`` says why a file cannot be read.
+
+    Only ``OSError`` (the file itself could not be opened or read) escapes otherwise.
+    """
     path = Path(path)
     # Read once: the hash recorded for the document is the hash of the very bytes its text came
     # from, even if the file changes while it is being read.
     data = path.read_bytes()
-    extracted = READERS[path.suffix.lower()](data)
+    try:
+        return _document(path, corpus_dir, data)
+    except UnreadableError:
+        raise
+    except Exception as error:
+        # Whatever a parser raises on a hostile file (a library's own error, RecursionError,
+        # MemoryError) is that file's problem: it must not stop a build or fail an upload with a 500.
+        raise UnreadableError(f"cannot be read ({type(error).__name__}: {error})") from error
+
+
+def _document(path: Path, corpus_dir: Path, data: bytes) -> Document:
+    extracted = extract(path.suffix, data)
     paragraphs, kept = clean_paragraphs(extracted.paragraphs, remove_furniture=extracted.web_page)
     text = "\n\n".join(paragraphs)
     if not text:

@@ -1,8 +1,10 @@
 """Readers: the text of a file, by format, before cleaning.
 
-Each reader takes the file's bytes (read once, by ingest, which also hashes them) and returns ``Extracted``: the text as paragraphs, a title when the format states one,
-and, for PDFs, where each page starts.  Cleaning and sentence offsets happen after, in
-ingest; readers only take the markup away.
+One call, ``extract(suffix, data)``: the file's bytes (read once, by ingest, which also hashes
+them) in, ``Extracted`` out: the text as paragraphs, a title when the format states one, and,
+for PDFs, where each page starts.  Cleaning and sentence offsets happen after, in ingest;
+readers only take the markup away.  A file that cannot be read raises ``UnreadableError``
+with the reason.
 
 * ``.txt``: UTF-8 as is.
 * ``.md``: Markdown rendered to its text (markdown-it-py): headings kept as lines of text,
@@ -35,7 +37,16 @@ class UnreadableError(Exception):
     """The file is of a supported type but cannot be read; the message says why."""
 
 
-def read_txt(data: bytes) -> Extracted:
+def extract(suffix: str, data: bytes) -> Extracted:
+    """The text of a file of type ``suffix`` (e.g. ".pdf"), from its bytes.
+
+    ``UnreadableError`` says why a file cannot be read; on a hostile file a parser may raise
+    anything else too, which ``ingest.read_document`` reports as unreadable in the same way.
+    """
+    return _READERS[suffix.lower()](data)
+
+
+def _read_txt(data: bytes) -> Extracted:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -44,10 +55,10 @@ def read_txt(data: bytes) -> Extracted:
     return Extracted(paragraphs=text.splitlines(), web_page=True)
 
 
-def read_markdown(data: bytes) -> Extracted:
+def _read_markdown(data: bytes) -> Extracted:
     from markdown_it import MarkdownIt
 
-    source = read_txt(data).paragraphs
+    source = _read_txt(data).paragraphs
     tokens = MarkdownIt("commonmark").parse("\n".join(source))
     paragraphs: list[str] = []
     title = None
@@ -84,7 +95,7 @@ _HTML_BLOCKS = ["p", "div", "section", "article", "main", "header", "h1", "h2", 
                 "address", "br", "hr"]
 
 
-def read_html(data: bytes) -> Extracted:
+def _read_html(data: bytes) -> Extracted:
     from bs4 import BeautifulSoup
 
     html = data.decode("utf-8", errors="replace")
@@ -108,7 +119,7 @@ def read_html(data: bytes) -> Extracted:
     return Extracted(paragraphs=text.splitlines(), title=title or None, web_page=True)
 
 
-def read_pdf(data: bytes) -> Extracted:
+def _read_pdf(data: bytes) -> Extracted:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -143,11 +154,12 @@ def _pdf_paragraphs(page_text: str) -> list[str]:
     return paragraphs
 
 
-READERS: dict[str, Callable[[bytes], Extracted]] = {
-    ".txt": read_txt,
-    ".md": read_markdown,
-    ".markdown": read_markdown,
-    ".html": read_html,
-    ".htm": read_html,
-    ".pdf": read_pdf,
+_READERS: dict[str, Callable[[bytes], Extracted]] = {
+    ".txt": _read_txt,
+    ".md": _read_markdown,
+    ".markdown": _read_markdown,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
 }
+SUPPORTED_SUFFIXES = tuple(_READERS)

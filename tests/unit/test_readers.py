@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pdfs import make_pdf
+from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
+from spaceqa import ingest
 from spaceqa.ingest import load_corpus, read_document
+from spaceqa.readers import UnreadableError
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -79,3 +81,33 @@ def test_every_supported_type_gets_an_id_and_hash(tmp_path, name):
     content = make_pdf(["Plain words in a sentence."]) if name.endswith(".pdf") else "Plain words in a sentence."
     doc = read_document(write(tmp_path, name, content), tmp_path)
     assert doc.doc_id == name and len(doc.sha256) == 64 and "Plain words in a sentence." in doc.text
+
+
+# --- hostile files: each is reported unreadable with its reason, in bounded time and memory ----------
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [(unknown_filter_pdf, "Unsupported filter /NoSuchDecode"), (bomb_pdf, "LimitReachedError")],
+    ids=["unknown filter", "decompression bomb"],
+)
+def test_a_pdf_that_pypdf_cannot_take_is_unreadable_with_the_reason(tmp_path, make, reason):
+    path = write(tmp_path, "hostile.pdf", make())
+    with pytest.raises(UnreadableError, match=reason):
+        read_document(path, tmp_path)
+
+
+@pytest.mark.parametrize("error", [RecursionError("maximum recursion depth exceeded"), MemoryError(), NotImplementedError("no such thing"), KeyError("/Root")])
+def test_any_failure_while_reading_is_that_files_failure(tmp_path, monkeypatch, error):
+    def failing(suffix, data):
+        if suffix == ".html":
+            raise error
+        return real_extract(suffix, data)
+
+    real_extract = ingest.extract
+    monkeypatch.setattr(ingest, "extract", failing)
+    write(tmp_path, "good.md", "# Good\n\nA readable document with a sentence.")
+    write(tmp_path, "page.html", "<p>Any page at all, in a sentence.</p>")
+    scan = load_corpus(tmp_path)
+    assert [d.doc_id for d in scan.documents] == ["good.md"]
+    assert list(dict(scan.failed)) == ["page.html"] and type(error).__name__ in dict(scan.failed)["page.html"]
