@@ -6,6 +6,9 @@ for PDFs, where each page starts.  Cleaning and sentence offsets happen after, i
 readers only take the markup away.  A file that cannot be read raises ``UnreadableError``
 with the reason.
 
+Every reader is bounded in time and memory, because a corpus or an upload may hold a file
+made to stall a build:
+
 * ``.txt``: UTF-8 as is.
 * ``.md``: Markdown rendered to its text (markdown-it-py): headings kept as lines of text,
   emphasis and link syntax dropped, link text and code kept.
@@ -16,13 +19,27 @@ with the reason.
   for 20,000 nested ``<div>``s (its cost grew with the square of the depth), and the standard
   library's html.parser is quadratic on unclosed comments before Python 3.11.13.
 * ``.pdf``: the text of each page (pypdf), pages kept apart so citations can name the page.
+  pypdf runs in a child process with a wall-clock and a memory limit (see ``_read_pdf``).
+
+This module imports only the standard library at its top: it is also run as a script, as
+that child process.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass, field
+
+# A PDF gets this long and this much memory; past either it is reported unreadable.  Both are
+# far above what the text of an ordinary document takes, and an upload that cannot be read is
+# refused within the time limit.
+PDF_SECONDS = 120
+PDF_MEMORY_BYTES = 1 << 30
 
 
 @dataclass
@@ -182,27 +199,76 @@ def _words(parts: list[str]) -> str:
 
 
 def _read_pdf(data: bytes) -> Extracted:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """The pages' text, read by pypdf in a child process with a time and a memory limit.
 
+    pypdf is pure Python over untrusted bytes: a few kilobytes can inflate into hundreds of
+    megabytes (its own per-stream limits still let one take 15 s and 400 MB before failing),
+    and a malformed file can make it loop or recurse.  Only another process can be stopped
+    from outside, whichever thread asked (the server reads uploads in request threads, where
+    signals cannot interrupt), and its memory given back whole; a child costs about 0.2 s of
+    start-up per PDF, small beside embedding the PDF's text.  The child runs this file as a
+    script in isolated mode (-I), so it loads neither SpaceQA nor the models.
+    """
+    command = [sys.executable, "-I", __file__, "--pdf-child", str(PDF_MEMORY_BYTES), str(PDF_SECONDS)]
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise UnreadableError("the PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except UnreadableError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
-        raise UnreadableError(f"not a readable PDF ({type(error).__name__}: {error})") from None
+        child = subprocess.run(command, input=data, capture_output=True, timeout=PDF_SECONDS)
+    except subprocess.TimeoutExpired:  # run() has killed the child already
+        raise UnreadableError(f"reading the PDF took longer than {PDF_SECONDS} s") from None
+    try:
+        result = json.loads(child.stdout)
+    except ValueError:
+        raise UnreadableError(_child_failure(child.returncode, child.stderr)) from None
+    if "error" in result:
+        raise UnreadableError(result["error"])
     paragraphs: list[str] = []
     page_starts: list[tuple[int, int]] = []
-    for number, page_text in enumerate(pages, start=1):
+    for number, page_text in enumerate(result["pages"], start=1):
         page_paragraphs = _pdf_paragraphs(page_text)
         if page_paragraphs:
             page_starts.append((number, len(paragraphs)))
             paragraphs.extend(page_paragraphs)
-    title = (reader.metadata.title if reader.metadata and reader.metadata.title else None) if pages else None
-    return Extracted(paragraphs=paragraphs, title=title, page_starts=page_starts)
+    return Extracted(paragraphs=paragraphs, title=result["title"], page_starts=page_starts)
+
+
+def _child_failure(status: int, stderr: bytes) -> str:
+    """Why the PDF child ended without an answer, from its exit status."""
+    if status == -signal.SIGXCPU:
+        return f"reading the PDF took more than {PDF_SECONDS} s of processor time"
+    if status == -signal.SIGKILL:
+        return "the PDF reader was killed (out of memory?)"
+    last_line = stderr.decode("utf-8", errors="replace").strip().rsplit("\n", 1)[-1]
+    return f"the PDF reader failed (exit status {status}){': ' + last_line[:200] if last_line else ''}"
+
+
+def _pdf_child(memory_bytes: int, seconds: int) -> None:
+    """The child process: PDF bytes on stdin, ``{"pages", "title"}`` or ``{"error"}`` as JSON on stdout."""
+    import resource
+
+    for kind, limit in ((resource.RLIMIT_AS, memory_bytes), (resource.RLIMIT_CPU, seconds)):
+        # Processor time too, so that a child whose parent died (and cannot kill it) still ends.
+        _, hard = resource.getrlimit(kind)
+        resource.setrlimit(kind, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    data = sys.stdin.buffer.read()
+    try:
+        result = _pdf_pages(data)
+    except MemoryError:
+        result = {"error": f"reading the PDF needs more than {memory_bytes >> 20} MiB of memory"}
+    except UnreadableError as error:
+        result = {"error": str(error)}
+    except Exception as error:  # pypdf's own errors and any bug it has: the file is what cannot be read
+        result = {"error": f"not a readable PDF ({type(error).__name__}: {error})"}
+    sys.stdout.write(json.dumps(result))
+
+
+def _pdf_pages(data: bytes) -> dict:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        raise UnreadableError("the PDF is encrypted")
+    pages = [page.extract_text() or "" for page in reader.pages]
+    title = reader.metadata.title if pages and reader.metadata and reader.metadata.title else None
+    return {"pages": pages, "title": str(title) if title else None}
 
 
 def _pdf_paragraphs(page_text: str) -> list[str]:
@@ -226,3 +292,6 @@ _READERS = {
 }
 SUPPORTED_SUFFIXES = tuple(_READERS)
 
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--pdf-child"]:
+    _pdf_child(int(sys.argv[2]), int(sys.argv[3]))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fakes import HashEmbedder
-from pdfs import make_pdf
+from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
 from spaceqa.build import build_index
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import load_index
@@ -126,3 +126,14 @@ def test_an_empty_corpus_keeps_the_old_index(tmp_path, tiny_corpus, full):
     with pytest.raises(EmptyCorpusError):
         build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams(), full=full)
     assert load_index(tmp_path / "index").version == first.version
+
+
+def test_a_poisoned_corpus_is_indexed_without_its_poison(tmp_path, tiny_corpus):
+    (tiny_corpus / "filter.pdf").write_bytes(unknown_filter_pdf())
+    (tiny_corpus / "bomb.pdf").write_bytes(bomb_pdf())
+    (tiny_corpus / "deep.html").write_text("<div>" * 20_000 + "<p>Twenty thousand divs hold this one sentence.</p>" + "</div>" * 20_000)
+    report = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    failed = dict(report.failed)
+    assert list(failed) == ["bomb.pdf", "filter.pdf"]
+    assert "LimitReachedError" in failed["bomb.pdf"] and "/NoSuchDecode" in failed["filter.pdf"]
+    assert set(load_index(tmp_path / "index").documents) == {"apollo.txt", "deep.html", "mir.txt", "notes/gardening.txt"}

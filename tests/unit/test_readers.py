@@ -8,7 +8,7 @@ import pytest
 
 from conftest import hang_detector
 from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
-from spaceqa import ingest
+from spaceqa import ingest, readers
 from spaceqa.ingest import load_corpus, read_document
 from spaceqa.readers import UnreadableError
 
@@ -96,6 +96,23 @@ def test_a_pdf_that_pypdf_cannot_take_is_unreadable_with_the_reason(tmp_path, ma
     path = write(tmp_path, "hostile.pdf", make())
     with pytest.raises(UnreadableError, match=reason):
         read_document(path, tmp_path)
+
+
+def test_a_pdf_that_needs_more_memory_than_allowed_is_stopped(tmp_path, monkeypatch):
+    # The bomb inflates to pypdf's 75 MB limit before pypdf gives up; 100 MiB is not enough for that,
+    # while a plain PDF reads in that much.
+    monkeypatch.setattr(readers, "PDF_MEMORY_BYTES", 100 << 20)
+    assert read_document(write(tmp_path, "plain.pdf", make_pdf(["A plain page of text."])), tmp_path).text == "A plain page of text."
+    with pytest.raises(UnreadableError, match="needs more than 100 MiB"):
+        read_document(write(tmp_path, "bomb.pdf", bomb_pdf()), tmp_path)
+
+
+def test_a_pdf_that_takes_longer_than_allowed_is_stopped(tmp_path, monkeypatch):
+    # 50 MB of text operators: pypdf tokenises two million of them before its own limit stops it,
+    # seconds of work on any machine, so a one-second allowance runs out first.
+    monkeypatch.setattr(readers, "PDF_SECONDS", 1)
+    with pytest.raises(UnreadableError, match="1 s"):
+        read_document(write(tmp_path, "slow.pdf", bomb_pdf(50_000_000)), tmp_path)
 
 
 @pytest.mark.parametrize("error", [RecursionError("maximum recursion depth exceeded"), MemoryError(), NotImplementedError("no such thing"), KeyError("/Root")])
