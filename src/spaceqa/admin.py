@@ -104,12 +104,10 @@ def upload():
 
 @bp.delete("/documents/<path:doc_id>")
 def delete(doc_id: str):
-    """Remove a document from the corpus, then reindex."""
+    """Remove a document of the index from the corpus, then reindex."""
     settings = api.settings()
-    path = _corpus_file(settings, doc_id)
     with _changes:
-        if not path.is_file():
-            raise InvalidRequestError(f"no document with id {doc_id!r}", code="document_not_found", status=404)
+        path = _indexed_file(settings, doc_id)
         removed = path.with_name(f".removed-{uuid.uuid4().hex}{path.suffix}")
         os.replace(path, removed)
         try:
@@ -154,12 +152,20 @@ def _safe_name(filename: str) -> str:
     return name
 
 
-def _corpus_file(settings: Settings, doc_id: str) -> Path:
-    """The corpus file named by ``doc_id``; 404 for anything that would lead outside the corpus."""
-    corpus = Path(settings.corpus_dir).resolve()
-    path = (corpus / doc_id).resolve()
-    if not path.is_relative_to(corpus) or any(part.startswith(".") for part in Path(doc_id).parts) or path == corpus:
-        raise InvalidRequestError(f"no document with id {doc_id!r}", code="document_not_found", status=404)
+def _indexed_file(settings: Settings, doc_id: str) -> Path:
+    """The corpus file of a document in the served index; 404 for any other id.
+
+    The id is looked up before it goes near the file system: ids in the index come from the
+    corpus scan (relative, inside the corpus, no hidden parts), so NUL bytes, "..", symlink
+    loops and files the index does not hold (unsupported, unreadable, hidden) are all unknown ids.
+    A document that is a symlink inside the corpus loses its link, never the file it points to.
+    """
+    unknown = InvalidRequestError(f"no document with id {doc_id!r}", code="document_not_found", status=404)
+    if doc_id not in api.engine().index.documents:
+        raise unknown
+    path = Path(settings.corpus_dir) / doc_id
+    if not os.path.lexists(path):  # gone from the folder already; the next rebuild drops it
+        raise unknown
     return path
 
 

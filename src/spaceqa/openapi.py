@@ -96,7 +96,7 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                 },
                 "delete": {
                     "operationId": "deleteDocument",
-                    "summary": "Remove a document from the corpus and reindex (admin token)",
+                    "summary": "Remove an indexed document from the corpus and reindex (admin token); ids the index does not hold are 404",
                     "security": [{"adminToken": []}],
                     "parameters": [_DOC_ID],
                     "responses": {

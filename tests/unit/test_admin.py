@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
 
-from conftest import make_app
+from conftest import hang_detector, make_app
 from fakes import HashEmbedder, fake_reader
-from pdfs import make_pdf
+from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,6 +26,13 @@ def admin_app(tmp_path, tiny_corpus):
 @pytest.fixture
 def client(admin_app):
     return admin_app.test_client()
+
+
+@pytest.fixture
+def roomy_client(tmp_path, tiny_corpus):
+    """An admin client whose upload limit lets a decompression bomb (about a megabyte) through."""
+    settings = {"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": TOKEN, "max_upload_bytes": 4 << 20, "reload_interval": 0}
+    return make_app(settings, HashEmbedder(), fake_reader()).test_client()
 
 
 def corpus_files(corpus: Path) -> set[str]:
@@ -171,3 +179,58 @@ def test_reindex_picks_up_files_added_on_disk(client, tiny_corpus):
     full = client.post("/admin/reindex", headers=AUTH, query_string={"full": "true"}).get_json()
     assert full["indexed"] == 4 and full["unchanged"] == 0
     assert client.get("/documents/comet.txt").status_code == 200
+
+
+def corpus_contents(corpus: Path) -> dict[str, bytes]:
+    return {p.relative_to(corpus).as_posix(): p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [(unknown_filter_pdf, "/NoSuchDecode"), (bomb_pdf, "LimitReachedError")],
+    ids=["unknown filter", "decompression bomb"],
+)
+def test_an_upload_no_reader_can_take_is_422_with_the_reason_and_loses_nothing(roomy_client, tiny_corpus, make, reason):
+    client = roomy_client
+    assert upload(client, "report.pdf", make_pdf(["The probe Vega reached the comet in March 1986."])).status_code == 201
+    before, version = corpus_contents(tiny_corpus), client.get("/healthz").get_json()["index_version"]
+    for name, query in [("new.pdf", {}), ("report.pdf", {"overwrite": "true"})]:  # a new name, and replacing a document
+        # The raw body, not multipart: werkzeug's test client leaves a temporary file open when it encodes a large form.
+        with hang_detector(300):  # far above the reader's own time limit: only a hang trips it
+            response = client.post("/documents", data=make(), headers=AUTH, query_string={"filename": name, **query}, content_type="application/pdf")
+        assert response.status_code == 422, response.get_json()
+        error = response.get_json()["error"]
+        assert error["code"] == "unreadable_document" and name in error["message"] and reason in error["message"]
+    assert corpus_contents(tiny_corpus) == before  # no staged file, the replaced document intact
+    assert client.get("/healthz").get_json()["index_version"] == version
+    assert client.get("/documents/report.pdf").status_code == 200
+
+
+def test_a_poisoned_corpus_neither_stops_the_server_nor_reindex_nor_uploads(tmp_path, tiny_corpus):
+    (tiny_corpus / "filter.pdf").write_bytes(unknown_filter_pdf())
+    settings = {"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "admin_token": TOKEN, "reload_interval": 0}
+    client = make_app(settings, HashEmbedder(), fake_reader()).test_client()  # the server starts
+    assert client.get("/healthz").get_json()["documents"] == 3
+    (tiny_corpus / "bomb.pdf").write_bytes(bomb_pdf())
+    response = client.post("/admin/reindex", headers=AUTH)
+    assert response.status_code == 200 and [path for path, _ in response.get_json()["failed"]] == ["bomb.pdf", "filter.pdf"]
+    response = upload(client, "comet.txt", COMET)
+    assert response.status_code == 201 and [path for path, _ in response.get_json()["index"]["failed"]] == ["bomb.pdf", "filter.pdf"]
+    assert client.get("/healthz").get_json()["documents"] == 4
+
+
+@pytest.mark.parametrize("doc_id", ["mir%00.txt", "a%00/../mir.txt", "loop.txt", "deeper/loop.txt", "again/mir.txt", "slides.key", "broken.txt"])
+def test_delete_touches_only_documents_of_the_index(client, tiny_corpus, doc_id):
+    # In the corpus folder but not in the index: a symlink loop, a link to the folder itself (a
+    # second path to every document), a file of an unsupported type, a file that cannot be read.
+    os.symlink("loop.txt", tiny_corpus / "loop.txt")
+    os.symlink("deeper", tiny_corpus / "deeper")
+    os.symlink(".", tiny_corpus / "again")
+    (tiny_corpus / "slides.key").write_bytes(b"\x00\x01")
+    (tiny_corpus / "broken.txt").write_bytes(b"\xff not UTF-8")
+    client.post("/admin/reindex", headers=AUTH)
+    before = sorted(os.listdir(tiny_corpus))
+    response = client.delete(f"/documents/{doc_id}", headers=AUTH)
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "document_not_found"
+    assert sorted(os.listdir(tiny_corpus)) == before and (tiny_corpus / "mir.txt").is_file()
+    assert client.get("/healthz").get_json()["documents"] == 3
