@@ -2,8 +2,10 @@
 
 A document whose file hash is unchanged since the live index keeps its sentences,
 passages and vectors; only new and changed documents are read and embedded, and
-deleted ones are dropped.  Documents are assembled in the same order as a full build,
-so an incremental build produces the same index as ``full=True`` (tested).
+deleted ones are dropped.  A file that could not be read is recorded in the manifest with
+its hash and reason, and is not read again until it changes.  Documents are assembled in
+the same order as a full build, so an incremental build produces the same index as
+``full=True`` (tested).
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class BuildReport:
     embedded_chunks: int
     sentences: int
     seconds: float
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (doc id, reason): not a supported type
+    # (doc id, reason): every supported file that cannot be read, including those that failed in
+    # an earlier build and were not read again because they have not changed.
     failed: list[tuple[str, str]] = field(default_factory=list)
     published: bool = True  # False when nothing had changed and the live version stays
 
@@ -79,11 +83,17 @@ def build_index(
         fingerprint = corpus_fingerprint(corpus_dir)
         previous = None if full else _reusable_index(index_dir, embedder, params)
         old_hashes = previous.manifest.documents if previous else {}
+        old_failures = previous.manifest.failed if previous else {}
         unchanged = [doc_id for doc_id, sha in fingerprint.items() if old_hashes.get(doc_id) == sha]
-        scan = load_corpus(corpus_dir, only=set(fingerprint) - set(unchanged))
-        if previous is not None and not scan.documents and set(unchanged) == set(old_hashes):
+        # A file that failed and has not changed since would fail again, at the same cost: not read.
+        still_failed = {doc_id: failure for doc_id, failure in old_failures.items() if fingerprint.get(doc_id) == failure["sha256"]}
+        scan = load_corpus(corpus_dir, only=set(fingerprint) - set(unchanged) - set(still_failed))
+        # The hash from before reading: if the file changed meanwhile, it differs next time and is retried.
+        failed = still_failed | {doc_id: {"sha256": fingerprint[doc_id], "reason": reason} for doc_id, reason in scan.failed}
+        failed = {doc_id: failed[doc_id] for doc_id in fingerprint if doc_id in failed}  # in corpus order
+        if previous is not None and not scan.documents and set(unchanged) == set(old_hashes) and failed == old_failures:
             # Nothing to change: publishing an identical version would only make servers reload.
-            return _report(previous.version, previous, fresh=[], unchanged=unchanged, removed=0, scan=scan, started=started, published=False)
+            return _report(previous.version, previous, fresh=[], unchanged=unchanged, removed=0, scan=scan, failed=failed, started=started, published=False)
         if scan.documents:
             # A lazy embedder loads its model on first use; like the splitter's, that load
             # is not part of the build's seconds.
@@ -98,12 +108,12 @@ def build_index(
             raise EmptyCorpusError(f"no readable documents in {corpus_dir}; add some and run `spaceqa index` again")
         # The corpus scan's order, whatever was reused: the same index as a full build.
         content = assemble([prepared[doc_id] for doc_id in fingerprint if doc_id in prepared])
-        manifest = write_index(index_dir, content, model=embedder.name, chunking=params.to_dict())
+        manifest = write_index(index_dir, content, model=embedder.name, chunking=params.to_dict(), failed=failed)
     removed = len(old_hashes.keys() - fingerprint.keys())
-    return _report(manifest.version, content, fresh=fresh, unchanged=unchanged, removed=removed, scan=scan, started=started, published=True)
+    return _report(manifest.version, content, fresh=fresh, unchanged=unchanged, removed=removed, scan=scan, failed=failed, started=started, published=True)
 
 
-def _report(version, content, *, fresh, unchanged, removed, scan, started, published) -> BuildReport:
+def _report(version, content, *, fresh, unchanged, removed, scan, failed, started, published) -> BuildReport:
     return BuildReport(
         version=version,
         documents=len(content.documents),
@@ -115,7 +125,7 @@ def _report(version, content, *, fresh, unchanged, removed, scan, started, publi
         sentences=len(content.sentences),
         seconds=time.perf_counter() - started,
         skipped=scan.skipped,
-        failed=scan.failed,
+        failed=[(doc_id, failure["reason"]) for doc_id, failure in failed.items()],
         published=published,
     )
 
@@ -163,7 +173,7 @@ def _reusable_index(index_dir: Path, embedder: Embedder, params: ChunkParams) ->
         manifest = read_manifest(index_dir)
     except (IndexMissingError, IndexMismatchError):
         return None
-    problem = staleness(manifest, fingerprint=manifest.documents, model=embedder.name, chunking=params.to_dict())
+    problem = staleness(manifest, fingerprint=manifest.file_hashes(), model=embedder.name, chunking=params.to_dict())
     if problem:
         log.info("rebuilding everything, because %s", problem)
         return None

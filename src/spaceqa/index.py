@@ -5,7 +5,7 @@ Layout of an index folder::
     index/
       CURRENT              name of the live version (replaced atomically)
       <version>/           one complete build
-        manifest.json      model, dimension, chunking, corpus hashes, counts, created-at, format
+        manifest.json      model, dimension, chunking, corpus hashes (and files that failed), counts, created-at, format
         documents.jsonl    the cleaned documents: every offset points into their text
         spans.npz          sentence and passage offsets
         passages.faiss     passage vectors; row i is passage i
@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -58,9 +58,17 @@ class Manifest:
     counts: dict[str, int]
     created_at: str
     similarity: str = "cosine: inner product over L2-normalised vectors"
+    # doc_id -> {"sha256", "reason"}: corpus files that could not be read.  Recorded so that an
+    # unchanged bad file neither makes the index look stale nor is read again by every build;
+    # it is retried when its hash changes.  (Absent from manifests written before: none failed.)
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def file_hashes(self) -> dict[str, str]:
+        """``{doc_id: sha256}`` of every corpus file the build saw: the indexed ones and those that failed."""
+        return {**{doc_id: failure["sha256"] for doc_id, failure in self.failed.items()}, **self.documents}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Manifest":
@@ -118,8 +126,8 @@ class LoadedIndex:
 # --- writing ---------------------------------------------------------------------------
 
 
-def write_index(index_dir: Path, content: IndexContent, *, model: str, chunking: dict) -> Manifest:
-    """Write a complete build and make it the live version, atomically."""
+def write_index(index_dir: Path, content: IndexContent, *, model: str, chunking: dict, failed: dict[str, dict[str, str]] | None = None) -> Manifest:
+    """Write a complete build and make it the live version, atomically; ``failed`` goes in the manifest as it is."""
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     created = datetime.now(timezone.utc)
@@ -137,6 +145,7 @@ def write_index(index_dir: Path, content: IndexContent, *, model: str, chunking:
             "sentences": len(content.sentences),
         },
         created_at=created.isoformat(timespec="seconds"),
+        failed=dict(failed or {}),
     )
     staging = index_dir / f".build-{version}"
     try:
@@ -251,9 +260,11 @@ def staleness(manifest: Manifest, *, fingerprint: dict[str, str], model: str, ch
         return f"it was built with model {manifest.model!r}, the service uses {model!r}"
     if manifest.chunking != chunking:
         return f"it was built with chunking {manifest.chunking}, the settings say {chunking}"
-    added = fingerprint.keys() - manifest.documents.keys()
-    removed = manifest.documents.keys() - fingerprint.keys()
-    changed = {d for d in fingerprint.keys() & manifest.documents.keys() if fingerprint[d] != manifest.documents[d]}
+    # Failed files count as seen: only a change to one of them makes the index stale.
+    seen = manifest.file_hashes()
+    added = fingerprint.keys() - seen.keys()
+    removed = seen.keys() - fingerprint.keys()
+    changed = {d for d in fingerprint.keys() & seen.keys() if fingerprint[d] != seen[d]}
     if added or removed or changed:
         return f"the corpus changed: {len(added)} added, {len(changed)} changed, {len(removed)} removed"
     return None

@@ -265,7 +265,7 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                         "sentences": {"type": "integer", "minimum": 0},
                         "seconds": {"type": "number", "minimum": 0},
                         "skipped": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}]}, "description": "[file, reason]: not a supported type."},
-                        "failed": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}]}, "description": "[file, reason]: supported but unreadable."},
+                        "failed": {"type": "array", "items": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "string"}]}, "description": "[file, reason]: supported but unreadable; one that has not changed since it failed is not read again."},
                         "published": {"type": "boolean", "description": "False when nothing had changed and the live version stays."},
                     },
                 },

@@ -7,7 +7,8 @@ import pytest
 
 from fakes import HashEmbedder
 from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
-from spaceqa.build import build_index
+from spaceqa import ingest
+from spaceqa.build import build_index, index_problem
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import load_index
 
@@ -137,3 +138,29 @@ def test_a_poisoned_corpus_is_indexed_without_its_poison(tmp_path, tiny_corpus):
     assert list(failed) == ["bomb.pdf", "filter.pdf"]
     assert "LimitReachedError" in failed["bomb.pdf"] and "/NoSuchDecode" in failed["filter.pdf"]
     assert set(load_index(tmp_path / "index").documents) == {"apollo.txt", "deep.html", "mir.txt", "notes/gardening.txt"}
+
+
+def test_a_failed_file_is_not_read_again_until_it_changes(tmp_path, tiny_corpus, monkeypatch):
+    index_dir, embedder, params = tmp_path / "index", HashEmbedder(), ChunkParams()
+    (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe not UTF-8")
+    first = build_index(tiny_corpus, index_dir, embedder, params)
+    assert [path for path, _ in first.failed] == ["broken.txt"]
+    # The index fits the corpus: `spaceqa ask` and `serve` have nothing to rebuild.
+    assert index_problem(tiny_corpus, index_dir, embedder, params) is None
+
+    read = []
+    real_read = ingest.read_document
+    monkeypatch.setattr(ingest, "read_document", lambda path, corpus: read.append(path.name) or real_read(path, corpus))
+    again = build_index(tiny_corpus, index_dir, embedder, params)
+    assert read == [] and again.published is False and again.failed == first.failed  # still reported, not read
+
+    (tiny_corpus / "broken.txt").write_text("Mended\n\nThe file was mended and reads as text now.")
+    assert "1 changed" in index_problem(tiny_corpus, index_dir, embedder, params)
+    mended = build_index(tiny_corpus, index_dir, embedder, params)
+    assert read == ["broken.txt"] and mended.failed == [] and "broken.txt" in load_index(index_dir).documents
+
+    (tiny_corpus / "later.txt").write_bytes(b"\xff broken too")
+    build_index(tiny_corpus, index_dir, embedder, params)
+    (tiny_corpus / "later.txt").unlink()  # a failed file that goes away: its record goes too
+    gone = build_index(tiny_corpus, index_dir, embedder, params)
+    assert gone.published is True and gone.failed == [] and index_problem(tiny_corpus, index_dir, embedder, params) is None
