@@ -21,7 +21,7 @@ from . import chunk
 from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
 from .errors import EmptyCorpusError, IndexMismatchError, IndexMissingError
-from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, staleness, write_index
+from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, remove_unfinished_builds, staleness, write_index
 from .ingest import corpus_fingerprint, load_corpus
 from .records import Chunk, Document, Sentence
 
@@ -80,6 +80,7 @@ def build_index(
     chunk.warm_up()
     started = time.perf_counter()
     with build_lock(index_dir):
+        remove_unfinished_builds(index_dir)
         fingerprint = corpus_fingerprint(corpus_dir)
         previous = None if full else _reusable_index(index_dir, embedder, params)
         old_hashes = previous.manifest.documents if previous else {}

@@ -160,6 +160,25 @@ def write_index(index_dir: Path, content: IndexContent, *, model: str, chunking:
     return manifest
 
 
+def remove_unfinished_builds(index_dir: Path) -> None:
+    """Remove what a killed build left: its staging folder, a half-written CURRENT, a version never made live.
+
+    Call it holding ``build_lock``: then no other build is writing any of these.
+    """
+    index_dir = Path(index_dir)
+    if not index_dir.is_dir():
+        return
+    live = current_version(index_dir)
+    for path in index_dir.iterdir():
+        # Versions are named by their UTC creation time, so one newer than the live version was
+        # renamed into place by a build killed before it could name it in CURRENT.
+        never_live = live is not None and path.name > live and (path / "manifest.json").is_file()
+        if path.name.startswith(".build-") or never_live:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(f".{CURRENT_FILE}."):
+            path.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on the index folder: one build at a time, across processes."""
@@ -224,10 +243,6 @@ def _remove_old_versions(index_dir: Path, keep: str) -> None:
     versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and (p / "manifest.json").exists() and p.name != keep)
     for old in versions[: max(0, len(versions) - KEEP_OLD_VERSIONS)]:
         shutil.rmtree(old, ignore_errors=True)
-    for leftover in index_dir.glob(".build-*"):
-        # Unfinished builds from crashed runs; ours was renamed already. The build lock
-        # guarantees no other build is writing one now.
-        shutil.rmtree(leftover, ignore_errors=True)
 
 
 # --- reading ---------------------------------------------------------------------------

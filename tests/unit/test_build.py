@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
 from spaceqa import ingest
 from spaceqa.build import build_index, index_problem
 from spaceqa.chunk import ChunkParams
-from spaceqa.index import load_index
+from spaceqa.index import current_version, load_index
 
 
 class CountingEmbedder(HashEmbedder):
@@ -164,3 +166,17 @@ def test_a_failed_file_is_not_read_again_until_it_changes(tmp_path, tiny_corpus,
     (tiny_corpus / "later.txt").unlink()  # a failed file that goes away: its record goes too
     gone = build_index(tiny_corpus, index_dir, embedder, params)
     assert gone.published is True and gone.failed == [] and index_problem(tiny_corpus, index_dir, embedder, params) is None
+
+
+def test_a_killed_build_leaves_nothing_behind_after_the_next_build(tmp_path, tiny_corpus):
+    index_dir = tmp_path / "index"
+    first = build_index(tiny_corpus, index_dir, HashEmbedder(), ChunkParams())
+    # What a build killed at each step leaves: a staging folder, a half-written CURRENT, and a
+    # complete version renamed into place but never named in CURRENT.
+    (index_dir / ".build-20990101T000000000000Z-killed").mkdir()
+    (index_dir / ".build-20990101T000000000000Z-killed" / "documents.jsonl").write_text("{}")
+    (index_dir / ".CURRENT.deadbeef").write_text("20990101T000000000000Z-never\n")
+    shutil.copytree(index_dir / first.version, index_dir / "20990101T000000000000Z-never")
+    again = build_index(tiny_corpus, index_dir, HashEmbedder(), ChunkParams())
+    assert again.published is False and current_version(index_dir) == first.version
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted([".lock", "CURRENT", first.version])
