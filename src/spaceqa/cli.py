@@ -14,6 +14,8 @@ import click
 from .config import Settings
 from .errors import SpaceQAError
 
+FILES_FAILED = 3  # `spaceqa index`: the index was published, but some files could not be read
+
 
 def _settings(**overrides) -> Settings:
     try:
@@ -71,7 +73,15 @@ def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
     """Update the index from the corpus: only new and changed documents are embedded.
 
     The old index keeps serving until the new one is complete; a running `spaceqa serve`
-    switches to it within a few seconds.
+    switches to it within a few seconds. A file that cannot be read is named with the
+    reason and left out; it is not read again until it changes (--full reads it again).
+
+    \b
+    Exit status:
+      0  every file of a supported type is indexed
+      1  the build failed; the previous index is still the one served
+      2  usage error (a bad option, a corpus folder that does not exist)
+      3  the index is updated (or was up to date), but some files could not be read
     """
     from .build import build_index
     from .pipeline import load_embedder
@@ -83,6 +93,9 @@ def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
     for path, reason in report.failed:
         click.echo(f"failed {path}: {reason}", err=True)
     click.echo(report.summary())
+    if report.failed:
+        # Not 1: a script must be able to tell "published, some files left out" from "nothing published".
+        raise SystemExit(FILES_FAILED)
 
 
 @main.command()

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from conftest import make_app, write_corpus
 from fakes import HashEmbedder, fake_reader
-from pdfs import make_pdf
+from pdfs import make_pdf, unknown_filter_pdf
 from servers import serve_in_thread
 from spaceqa import pipeline
 from spaceqa.cli import main
@@ -92,3 +92,15 @@ def test_an_answer_from_a_pdf_names_its_page(tmp_path, fake_models):
     result = run("ask", "Which probe reached the comet?", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--top-k", "1")
     assert result.exit_code == 0
     assert "[report.pdf, page 2, characters" in result.output
+
+
+def test_index_exit_status_says_whether_every_file_was_indexed(tmp_path, tiny_corpus, fake_models):
+    command = ["index", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "index")]
+    assert run(*command).exit_code == 0
+    (tiny_corpus / "scan.pdf").write_bytes(unknown_filter_pdf())
+    for outcome in ("indexed 0, unchanged 3", "up to date"):  # published, then not read again: still named, still 3
+        result = run(*command)
+        assert result.exit_code == 3 and outcome in result.output
+        assert "failed scan.pdf: " in result.output and "/NoSuchDecode" in result.output and "Traceback" not in result.output
+    help_text = run("index", "--help").output
+    assert "Exit status:" in help_text and all(f"  {status}  " in help_text for status in "0123")
