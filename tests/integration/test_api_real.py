@@ -43,9 +43,7 @@ def test_a_follow_up_uses_the_history(real_client):
     first = FIRST_AMERICAN_ON_MIR
     body = ask(real_client, "How many days did he spend there?", history=[first])
     assert body["answer"] in {"115", "115 days"}
-    # Without the history the pronoun has nothing to point at, and the answer is not that one.
-    alone = ask(real_client, "How many days did he spend there?")
-    assert alone["answer"] not in {"115", "115 days"}
+    assert "Thagard" in body["answers"][0]["sentence"]  # "he" was read as the earlier answer
 
 
 def test_a_question_the_documents_do_not_answer_gets_null(real_client):

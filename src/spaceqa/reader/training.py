@@ -259,7 +259,7 @@ def train(
         "inputs": inputs.to_dict(),
         "training": {
             "data": [{"file": path.name, "sha256": file_digest(path)} for path in data_files],
-            "initialised_from": str(init) if init else "base model",
+            "initialised_from": _described(init),
             "settings": settings.to_dict(),
             "questions": summary["questions"],
             "examples": summary["examples"],
@@ -281,7 +281,7 @@ def train(
         # A reader trained from the base model has none until scripts/calibrate_reader.py runs.
         asking = json.loads((init / "card.json").read_text()).get("asking")
         if asking:
-            card["asking"] = {**asking, "inherited_from": str(init)}
+            card["asking"] = {**asking, "inherited_from": _described(init)}
     write_card(out, card)
     if dev_file is not None:
         from ..evaluate import evaluate_reader_only
@@ -292,6 +292,15 @@ def train(
         card["dev"] = {"file": dev_file.name, "sha256": file_digest(dev_file), "mode": "reader only, gold paragraph", **report}
         write_card(out, card)
     return card
+
+
+def _described(init: Path | None) -> str:
+    """Where a run started, as the card says it: no machine's own paths."""
+    from .loading import SHIPPED_READER
+
+    if init is None:
+        return "base model"
+    return "SpaceQA's shipped reader (see continued_from)" if Path(init).resolve() == SHIPPED_READER else f"the reader in {Path(init).name}/"
 
 
 def write_card(folder: Path, card: dict) -> None:
