@@ -106,4 +106,3 @@ def test_errors_are_one_line_messages(cli, tmp_path):
     result = CliRunner().invoke(main, ["index", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index")])
     assert result.exit_code == 1 and "no readable documents" in result.output
     assert len(result.output.strip().splitlines()) == 1
-
