@@ -27,7 +27,7 @@ def serve_in_thread(app, *, threads: int = 8) -> Iterator[int]:
 
     def serve() -> None:
         while not stop.is_set():
-            wasyncore.loop(timeout=0.05, map=sockets, count=1)
+            wasyncore.loop(timeout=0.05, map=sockets, count=1, use_poll=server.adj.asyncore_use_poll)
         server.task_dispatcher.shutdown()
         wasyncore.close_all(sockets)
 

@@ -111,16 +111,28 @@ def serve(corpus_dir: Path | None, index_dir: Path | None, host: str | None, por
     import waitress
 
     from .app import create_app
-    from .serving import waitress_options
+    from .serving import (
+        connections_allowed,
+        files_needed,
+        raise_file_limit,
+        waitress_options,
+    )
 
     settings = _existing_corpus(_settings(corpus_dir=corpus_dir, index_dir=index_dir, host=host, port=port))
     _check_address(settings.host, settings.port)  # before the models load: a taken port is known in a moment
+    # Slow clients are held off by a connection limit far above their count (serving.py), which
+    # is real only with enough file descriptors: a common soft ulimit -n of 1024 is too few.  A
+    # limit waitress cannot keep would fail accept() in a loop, so it is lowered to what fits.
+    was, files = raise_file_limit(files_needed())
+    connections = connections_allowed(files)
+    raised = f"raised from {was}" if files > was else "unchanged"
+    click.echo(f"open-file limit {files} ({raised}): up to {connections} connections at once", err=True)
     app = create_app(settings)
     # create_server, not waitress.serve: serve() also calls logging.basicConfig(), whose root
     # handler would print every access line a second time.  Waitress's own warnings still reach
     # stderr through logging's last-resort handler.
     try:
-        server = waitress.create_server(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads))
+        server = waitress.create_server(app, host=settings.host, port=settings.port, **waitress_options(app, threads=settings.threads, connection_limit=connections))
     except OSError as error:  # taken in the seconds the models took to load
         raise click.ClickException(_address_problem(settings.host, settings.port, error)) from None
     click.echo(f"SpaceQA serving {settings.corpus_dir} at http://{settings.host}:{settings.port}", err=True)

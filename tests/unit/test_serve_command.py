@@ -11,11 +11,16 @@ import logging
 import pytest
 import waitress
 from click.testing import CliRunner
-
 from fakes import fake_reader
+
 from spaceqa import app as app_module
 from spaceqa.cli import main
-from spaceqa.serving import CHANNEL_TIMEOUT_S, CONNECTION_LIMIT, body_limit
+from spaceqa.serving import (
+    CHANNEL_TIMEOUT_S,
+    CLEANUP_INTERVAL_S,
+    CONNECTION_LIMIT,
+    body_limit,
+)
 
 
 @pytest.fixture
@@ -60,9 +65,12 @@ def test_serve_passes_limits_and_logs_each_request(monkeypatch, tmp_path, tiny_c
         "threads": 8,
         "max_request_body_size": body_limit(app),
         "channel_timeout": CHANNEL_TIMEOUT_S,
+        "cleanup_interval": CLEANUP_INTERVAL_S,
         "connection_limit": CONNECTION_LIMIT,
+        "asyncore_use_poll": True,  # select() cannot watch descriptors numbered 1024 and up
         "ident": "spaceqa",
     }
+    assert f"up to {CONNECTION_LIMIT} connections at once" in result.stderr
     access = [line for line in result.stderr.splitlines() if line.startswith(("GET ", "POST "))]
     # method, path, status, duration, request id
     assert [line.split()[:3] for line in access] == [["GET", "/healthz", "200"], ["POST", "/ask", "400"]]
@@ -89,3 +97,22 @@ def test_a_taken_port_is_one_line_before_any_model_loads(monkeypatch, tmp_path, 
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output and "--port" in result.output
     assert "serving" not in result.output
+
+
+def test_serve_raises_a_low_open_file_limit_or_lowers_its_connection_limit_to_fit():
+    import subprocess
+    import sys
+
+    from spaceqa.serving import connections_allowed, files_needed
+
+    # In a child process: this one's limits are pytest's.  Soft 512, hard just enough for the full limit.
+    script = (
+        "import resource; from spaceqa.serving import raise_file_limit, files_needed;"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (512, files_needed()));"
+        "print(*raise_file_limit(files_needed()), resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["512", str(files_needed()), str(files_needed())]
+    assert connections_allowed(files_needed()) == CONNECTION_LIMIT
+    assert 1 <= connections_allowed(1024) < CONNECTION_LIMIT  # a hard limit of 1024: fewer connections, no failing accept()
