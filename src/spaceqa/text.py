@@ -119,15 +119,16 @@ def heading_break(previous: str | None, line: str, following: str) -> bool:
 
 
 def group_lines(lines: list[str]) -> list[list[str]]:
-    """Consecutive lines grouped into paragraphs, a heading line (see ``heading_break``) ending its group."""
+    """Consecutive lines grouped into paragraphs, a heading line (see ``heading_break``) a group of its own."""
     groups: list[list[str]] = []
     current: list[str] = []
     for index, line in enumerate(lines):
         previous = current[-1] if current else None  # a heading just above starts a new block too
-        current.append(line)
         if index + 1 < len(lines) and heading_break(previous, line, lines[index + 1]):
-            groups.append(current)
+            groups.extend([current, [line]] if current else [[line]])  # the heading alone: not after a sentence either
             current = []
+        else:
+            current.append(line)
     if current:
         groups.append(current)
     return groups
