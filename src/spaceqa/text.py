@@ -73,18 +73,17 @@ def terms(text: str) -> list[str]:
     return found
 
 
-
 # --- line shape: headings ------------------------------------------------------------
 #
 # A heading is recognised by its shape alone, never by its words: short, starting like a title
 # (a capital letter or a digit), with no sentence inside it and no punctuation at its end that
 # would carry a sentence on.  Used for titles and to keep a heading line out of the sentence
-# below it (sentence splitting, PDF lines, Markdown line breaks).
+# below it (the lines of a PDF page, a Markdown paragraph's line breaks).
 HEADING_MAX_CHARS = 80
 HEADING_MAX_WORDS = 12
 _CLOSERS = "\"'”’)\\]"  # closing quotes and brackets, escaped for a character class
 _CARRIES_ON = re.compile(rf"[.,;:…\-–—/&(][{_CLOSERS}]*$")
-_INNER_SENTENCE_END = re.compile(r"[a-z0-9][.!?][\"'”’)\]]*\s+[A-Z“\"]")
+_INNER_SENTENCE_END = re.compile(rf"[a-z0-9][.!?][{_CLOSERS}]*\s+[A-Z“\"]")
 _ENDS_SENTENCE = re.compile(rf"[.!?:][{_CLOSERS}]*$")
 _OPENERS = "\"“‘'(["
 
