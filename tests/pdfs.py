@@ -1,4 +1,4 @@
-"""Minimal PDFs for tests: one text line per page, in a standard font; no library needed.
+"""Minimal PDFs for tests: lines of text on each page, in a standard font; no library needed.
 
 Besides good PDFs, the poison kinds a reader must survive: a stream in a filter no reader
 knows, and a decompression bomb (a few kilobytes that inflate to hundreds of megabytes).
@@ -10,7 +10,7 @@ import zlib
 
 
 def make_pdf(pages: list[str], title: str | None = None) -> bytes:
-    """A valid PDF whose pages each show one line of (ASCII) text."""
+    """A valid PDF whose pages show (ASCII) text, a line of the page for each "\\n"-separated line."""
     return _pdf([(_show_text(text).encode("latin-1"), None) for text in pages], title)
 
 
@@ -38,8 +38,9 @@ def bomb_pdf(inflated_bytes: int = 400_000_000) -> bytes:
 
 
 def _show_text(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    return f"BT /F1 11 Tf 40 750 Td ({escaped}) Tj ET"
+    """Each "\\n"-separated line of ``text`` on a line of its own, 14 points below the last."""
+    lines = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in text.split("\n")]
+    return "BT /F1 11 Tf 14 TL 40 750 Td (" + ") Tj T* (".join(lines) + ") Tj ET"
 
 
 def _pdf(contents: list[tuple[bytes, str | None]], title: str | None = None) -> bytes:

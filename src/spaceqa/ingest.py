@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .readers import SUPPORTED_SUFFIXES, UnreadableError, extract
 from .records import Document
-from .text import STOPWORDS, WORD_RE
+from .text import STOPWORDS, WORD_RE, heading_shaped
 
 # Invisible characters that only get in the way of matching and offsets.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
@@ -53,7 +53,11 @@ _LABEL = re.compile(
 )
 
 PROSE, SHORT, FURNITURE = "prose", "short", "furniture"
-TITLE_MAX_CHARS = 80
+
+# File names, for titles: "_", "-", "." and spaces separate words; a run of hex digits with a
+# digit and a letter in it, 8 or more long, is a hash or an id ("6c3f5f3a73d38cee"), never a word.
+_NAME_SEPARATORS = re.compile(r"[\s_.\-]+")
+_HASH_LIKE = re.compile(r"(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}", re.IGNORECASE)
 
 
 @dataclass
@@ -120,7 +124,7 @@ def _document(path: Path, corpus_dir: Path, data: bytes) -> Document:
         raise UnreadableError("no text in it")
     return Document(
         doc_id=document_id(path, corpus_dir),
-        title=extracted.title or derive_title(text) or path.stem,
+        title=extracted.title or derive_title(text) or title_from_filename(path),
         text=text,
         sha256=hashlib.sha256(data).hexdigest(),
         pages=_page_offsets(paragraphs, kept, extracted.page_starts),
@@ -200,20 +204,36 @@ def clean_paragraphs(lines: list[str], remove_furniture: bool = True) -> tuple[l
 
 
 def derive_title(text: str) -> str:
-    """The first heading-like line before any prose, else the start of the first sentence."""
-    for paragraph in text.split("\n\n"):
-        if _classify(paragraph) != PROSE:
-            return paragraph
-        first_sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z“\"])", paragraph, maxsplit=1)[0]
-        return _shorten(first_sentence, TITLE_MAX_CHARS)
+    """The document's first paragraph when it is shaped like a heading, else "": never a cut sentence.
+
+    Shape only (``text.heading_shaped``): short, starting with a capital or a digit, no final
+    period.  A first line like "in the station, the crews work together" is a sentence's
+    start, not a title, however short.
+    """
+    first = text.split("\n\n", 1)[0].strip()
+    if first and "\n" not in first and heading_shaped(first) and _classify(first) != FURNITURE:
+        return first
     return ""
 
 
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:") + "…"
+def title_from_filename(path: Path) -> str:
+    """A readable title from a file's name, for a document that states none.
+
+    Extension dropped, separators to spaces, and the parts that only number or identify
+    ("003_6c3f5f3a73d38cee": an ordinal and a hash) left out.  A name with nothing else in it is
+    "Document 003", after its number, so that such documents still read apart.
+    """
+    parts = [part for part in _NAME_SEPARATORS.split(Path(path).stem) if part]
+    leading_numbers = []
+    while parts and parts[0].isdigit():
+        leading_numbers.append(parts.pop(0))
+    words = [part for part in parts if not _HASH_LIKE.fullmatch(part)]
+    if words:
+        title = " ".join(words)
+        return title[0].upper() + title[1:] if title == title.lower() else title
+    if leading_numbers:
+        return f"Document {leading_numbers[0]}"
+    return Path(path).stem
 
 
 def _normalise_line(line: str) -> str:

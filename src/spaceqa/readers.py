@@ -78,17 +78,20 @@ def _read_txt(data: bytes) -> Extracted:
 def _read_markdown(data: bytes) -> Extracted:
     from markdown_it import MarkdownIt
 
+    from .text import group_lines
+
     source = _read_txt(data).paragraphs
     tokens = MarkdownIt("commonmark").parse("\n".join(source))
     paragraphs: list[str] = []
     title = None
     for index, token in enumerate(tokens):
         if token.type == "inline":
-            text = _inline_text(token)
-            if text.strip():
-                paragraphs.append(text)
-                if title is None and index > 0 and tokens[index - 1].type == "heading_open":
-                    title = text.strip()
+            # A line break after a heading-shaped line ends a paragraph, as in a PDF (text.group_lines).
+            for text in (" ".join(group) for group in group_lines(_inline_text(token).split("\n"))):
+                if text.strip():
+                    paragraphs.append(text)
+                    if title is None and index > 0 and tokens[index - 1].type == "heading_open":
+                        title = text.strip()
         elif token.type in ("fence", "code_block"):
             paragraphs.extend(line for line in token.content.splitlines() if line.strip())
     return Extracted(paragraphs=paragraphs, title=title)
@@ -100,7 +103,7 @@ def _inline_text(token) -> str:
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
+            parts.append("\n")
         elif child.type == "image":
             parts.append(_inline_text(child))  # its alt text
     return "".join(parts)
@@ -272,13 +275,18 @@ def _pdf_pages(data: bytes) -> dict:
 
 
 def _pdf_paragraphs(page_text: str) -> list[str]:
-    """PDF text comes in visual lines: join them into paragraphs, mending words split by a hyphen."""
+    """PDF text comes in visual lines: join them into paragraphs, mending words split by a hyphen.
+
+    A heading line stays a paragraph of its own, so that it never becomes the start of the
+    sentence below it ("Page two The mission..."); see ``text.group_lines``.
+    """
+    from .text import group_lines
+
     paragraphs = []
     for block in re.split(r"\n\s*\n", page_text):
-        joined = re.sub(r"(\w)-\n(?=[a-z])", r"\1", block)  # "exam-\nple" -> "example"
-        joined = " ".join(line.strip() for line in joined.splitlines() if line.strip())
-        if joined:
-            paragraphs.append(joined)
+        mended = re.sub(r"(\w)-\n(?=[a-z])", r"\1", block)  # "exam-\nple" -> "example"
+        lines = [line.strip() for line in mended.splitlines() if line.strip()]
+        paragraphs.extend(" ".join(group) for group in group_lines(lines))
     return paragraphs
 
 

@@ -72,3 +72,62 @@ def terms(text: str) -> list[str]:
                 found.append(_stem(part))
     return found
 
+
+# --- line shape: headings ------------------------------------------------------------
+#
+# A heading is recognised by its shape alone, never by its words: short, starting like a title
+# (a capital letter or a digit), with no sentence inside it and no punctuation at its end that
+# would carry a sentence on.  Used for titles and to keep a heading line out of the sentence
+# below it (the lines of a PDF page, a Markdown paragraph's line breaks).
+HEADING_MAX_CHARS = 80
+HEADING_MAX_WORDS = 12
+_CLOSERS = "\"'”’)\\]"  # closing quotes and brackets, escaped for a character class
+_CARRIES_ON = re.compile(rf"[.,;:…\-–—/&(][{_CLOSERS}]*$")
+_INNER_SENTENCE_END = re.compile(rf"[a-z0-9][.!?][{_CLOSERS}]*\s+[A-Z“\"]")
+_ENDS_SENTENCE = re.compile(rf"[.!?:][{_CLOSERS}]*$")
+_OPENERS = "\"“‘'(["
+
+
+def heading_shaped(line: str) -> bool:
+    """Whether one line is shaped like a heading: short, title-like start, no final period."""
+    line = line.strip()
+    words = WORD_RE.findall(line)
+    if not words or len(line) > HEADING_MAX_CHARS or len(words) > HEADING_MAX_WORDS:
+        return False
+    if words[0] == words[0].lower() and not words[0][0].isdigit():
+        return False  # "in the station, ..." is a sentence's start; "iPhone" or "3 Moons" may head a page
+    if _CARRIES_ON.search(line) or _INNER_SENTENCE_END.search(line):
+        return False
+    return words[-1].lower() not in STOPWORDS  # "... signed by" is a fragment cut by a line break
+
+
+def heading_break(previous: str | None, line: str, following: str) -> bool:
+    """Whether ``line`` is a heading line that ends where its line breaks.
+
+    ``previous`` is the line above it in the same block, ``None`` when ``line`` starts one.
+    Besides its own shape: it starts a block or follows a finished sentence, and the next line
+    starts as a new sentence does.  A wrapped line of prose ("... the crew included Alexei" over
+    "Leonov and ...") seldom starts right after a sentence end, which keeps prose together.
+    """
+    following = following.lstrip()
+    if previous is not None and previous.strip() and not _ENDS_SENTENCE.search(previous.rstrip()):
+        return False
+    if not following or not (following[0].isupper() or following[0].isdigit() or following[0] in _OPENERS):
+        return False
+    return heading_shaped(line)
+
+
+def group_lines(lines: list[str]) -> list[list[str]]:
+    """Consecutive lines grouped into paragraphs, a heading line (see ``heading_break``) a group of its own."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    for index, line in enumerate(lines):
+        previous = current[-1] if current else None  # a heading just above starts a new block too
+        if index + 1 < len(lines) and heading_break(previous, line, lines[index + 1]):
+            groups.extend([current, [line]] if current else [[line]])  # the heading alone: not after a sentence either
+            current = []
+        else:
+            current.append(line)
+    if current:
+        groups.append(current)
+    return groups

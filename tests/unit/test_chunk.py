@@ -39,6 +39,11 @@ def test_a_sentence_never_crosses_a_paragraph_break():
     assert sentences_of(text) == ["A heading without a full stop", "The paragraph under it has a sentence."]
 
 
+def test_a_heading_line_followed_by_a_line_break_is_a_sentence_of_its_own():
+    text = "Harbour Lights\nThe first lamp was lit in 1851. It burned whale oil."
+    assert sentences_of(text) == ["Harbour Lights", "The first lamp was lit in 1851.", "It burned whale oil."]
+
+
 def test_repeated_sentences_get_their_own_offsets():
     text = "It happened twice. It happened twice. The end."
     assert split_sentences(text) == [(0, 18), (19, 37), (38, 46)]

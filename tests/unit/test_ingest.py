@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from spaceqa.ingest import clean_text, corpus_fingerprint, derive_title, load_corpus
+from spaceqa.ingest import clean_text, corpus_fingerprint, derive_title, load_corpus, title_from_filename
 
 WEB_PAGE = """Skip to main content
 Home
@@ -86,10 +86,52 @@ def test_title_is_the_first_heading():
     assert derive_title("Voyager Missions\n\nVoyager 1 launched in 1977. It left the solar system.") == "Voyager Missions"
 
 
-def test_title_falls_back_to_the_first_sentence_shortened():
+def test_a_document_that_opens_with_prose_has_no_title_from_its_text():
     text = "Voyager 1 launched in 1977 from Cape Canaveral aboard a Titan IIIE rocket and flew past Jupiter and Saturn before leaving. It left."
-    title = derive_title(text)
-    assert title.startswith("Voyager 1 launched in 1977") and title.endswith("…") and len(title) <= 80
+    assert derive_title(text) == ""  # never a cut sentence
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "the lighthouse keepers of the northern coast, a dying trade",  # a sentence's start, in lower case
+        "Tides rise twice a day along this coast.",  # a sentence: final period
+        "The harbour opened in 1851. It closed in 1920",  # two sentences
+        "Notes on the lighthouses of",  # cut off: ends in a function word
+        "Contents, part one:",  # carries on
+        "A Very Long Heading That Goes On And On Past Any Sensible Length For A Title Of A Page",
+    ],
+)
+def test_a_first_line_not_shaped_like_a_heading_is_not_a_title(first_line):
+    assert derive_title(f"{first_line}\n\nThe keepers lit the lamps at dusk and trimmed the wicks at midnight.") == ""
+
+
+@pytest.mark.parametrize("heading", ["Harbour Lights", "Why Did the Lighthouses Go Dark?", "1851: A Harbour Opens", "eBay Auctions of Old Lenses"])
+def test_a_first_line_shaped_like_a_heading_is_the_title(heading):
+    assert derive_title(f"{heading}\n\nThe keepers lit the lamps at dusk and trimmed the wicks at midnight.") == heading
+
+
+@pytest.mark.parametrize(
+    "name, title",
+    [
+        ("003_6c3f5f3a73d38cee.txt", "Document 003"),  # an ordinal and a hash: nothing else to read
+        ("12_harbour-lights_notes.md", "Harbour lights notes"),
+        ("9f8e7d6c5b4a3210_tide-tables.html", "Tide tables"),
+        ("Harbour Survey 1851.pdf", "Harbour Survey 1851"),
+        ("lighthouse.v2.txt", "Lighthouse v2"),
+        ("6c3f5f3a73d38cee.txt", "6c3f5f3a73d38cee"),  # only an id: kept, it is all there is
+    ],
+)
+def test_title_from_the_file_name_is_readable(name, title):
+    assert title_from_filename(Path(name)) == title
+
+
+def test_a_document_without_a_heading_is_titled_from_its_file_name(tmp_path: Path):
+    (tmp_path / "007_0a1b2c3d4e5f6071.txt").write_text(
+        "the keepers of the northern lights, a vanishing trade\n\nThe keepers lit the lamps at dusk and trimmed the wicks at midnight."
+    )
+    (tmp_path / "08_night-watch.txt").write_text("The keepers lit the lamps at dusk and trimmed the wicks at midnight. They slept by day.")
+    assert [d.title for d in load_corpus(tmp_path).documents] == ["Document 007", "Night watch"]
 
 
 def test_corpus_ids_are_relative_paths_and_other_files_are_reported(tmp_path: Path):

@@ -9,6 +9,7 @@ import pytest
 from conftest import hang_detector
 from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
 from spaceqa import ingest, readers
+from spaceqa.chunk import split_sentences
 from spaceqa.ingest import load_corpus, read_document
 from spaceqa.readers import UnreadableError
 
@@ -61,6 +62,42 @@ def test_pdf_pages_are_kept_for_citations(tmp_path):
     assert doc.text == "Salyut 1 was launched in April 1971.\n\nIts crew returned after 23 days in orbit."
     assert doc.pages == ((1, 0), (3, doc.text.index("Its crew")))  # the empty page 2 has no text
     assert doc.page_at(doc.text.index("April")) == 1 and doc.page_at(doc.text.index("23 days")) == 3
+
+
+def test_a_pdf_heading_line_is_a_sentence_of_its_own(tmp_path):
+    pages = ["Harbour Lights\nThe first lamp was lit in 1851 on the rocks at\nthe harbour mouth. It burned whale oil.",
+             "Second page\nThe keepers trimmed the wicks at midnight."]
+    doc = read_document(write(tmp_path, "lights.pdf", make_pdf(pages)), tmp_path)
+    assert doc.title == "Harbour Lights"  # no title in the metadata: the heading line
+    sentences = [doc.text[start:end] for start, end in split_sentences(doc.text)]
+    assert sentences == ["Harbour Lights", "The first lamp was lit in 1851 on the rocks at the harbour mouth.", "It burned whale oil.",
+                         "Second page", "The keepers trimmed the wicks at midnight."]
+    assert doc.page_at(doc.text.index("Second page")) == 2
+
+
+@pytest.mark.parametrize(
+    "page_text, paragraphs",
+    [
+        # stacked headings, each its own paragraph; prose lines wrapped by the page joined again
+        ("Part Two\nThe Keepers\nThe keepers lived in\nthe tower. They rowed ashore\nEvery Sunday for supplies.",
+         ["Part Two", "The Keepers", "The keepers lived in the tower. They rowed ashore Every Sunday for supplies."]),
+        # a short wrapped line inside a sentence is not a heading, even before a capital
+        ("The lamp was built by a firm from\nGlasgow. Its lens came from\nParis in 1852.",
+         ["The lamp was built by a firm from Glasgow. Its lens came from Paris in 1852."]),
+        # a heading after a finished sentence, in the same block
+        ("The lamp burned oil.\nLater Years\nElectric light came in 1920.",
+         ["The lamp burned oil.", "Later Years", "Electric light came in 1920."]),
+    ],
+)
+def test_pdf_lines_are_joined_except_after_a_heading_line(page_text, paragraphs):
+    assert readers._pdf_paragraphs(page_text) == paragraphs
+
+
+def test_a_markdown_line_break_after_a_heading_line_ends_the_paragraph(tmp_path):
+    source = "**Harbour Lights**\nThe first lamp was lit in 1851 on the rocks at\nthe harbour mouth.\n"
+    doc = read_document(write(tmp_path, "lights.md", source), tmp_path)
+    assert doc.text.split("\n\n") == ["Harbour Lights", "The first lamp was lit in 1851 on the rocks at the harbour mouth."]
+    assert doc.title == "Harbour Lights"
 
 
 def test_unreadable_files_are_named_with_the_reason_and_the_rest_is_read(tmp_path):
