@@ -1,4 +1,4 @@
-"""The JSON API: ``POST /ask``, ``GET /documents/<doc_id>``, ``GET /healthz``.
+"""The JSON API: ``POST /ask``, ``GET /documents``, ``GET /documents/<doc_id>``, ``GET /healthz``.
 
 Every error, ours or Flask's, leaves as ``{"error": {"code", "message"}}`` with a 4xx/5xx
 status; no stack trace ever reaches a client.
@@ -41,6 +41,27 @@ def ask():
     result = engine().ask(question, history, top_k=top_k)
     current_app.extensions["spaceqa.metrics"].observe_answer(result.answer is not None, result.answers[0].score if result.answers else 0.0)
     return jsonify(result.to_dict())
+
+
+@bp.get("/documents")
+def documents():
+    """What the index holds, sorted by id: no document text, so the list stays small."""
+    index = engine().index  # one index throughout, even if a hot swap happens meanwhile
+    listed = []
+    for doc_id in sorted(index.documents):
+        doc = index.documents[doc_id]
+        first_sentence, end_sentence, _, _ = index.document_ranges[doc_id]
+        listed.append(
+            {
+                "doc_id": doc_id,
+                "title": doc.title,
+                # The last page with text left after cleaning; null for documents without pages.
+                "pages": doc.pages[-1][0] if doc.pages else None,
+                "characters": len(doc.text),
+                "sentences": end_sentence - first_sentence,
+            }
+        )
+    return jsonify({"documents": listed})
 
 
 @bp.get("/documents/<path:doc_id>")

@@ -108,6 +108,11 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                 },
             },
             "/documents": {
+                "get": {
+                    "operationId": "listDocuments",
+                    "summary": "The documents of the index, sorted by id, without their text",
+                    "responses": {"200": _json(_ref("DocumentList"), "Every document the index holds.")},
+                },
                 "post": {
                     "operationId": "addDocument",
                     "summary": "Add a document to the corpus and reindex (admin token)",
@@ -240,6 +245,22 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                     "type": "object",
                     "required": ["doc_id", "title", "text"],
                     "properties": {"doc_id": {"type": "string"}, "title": {"type": "string"}, "text": {"type": "string"}},
+                },
+                "DocumentList": {
+                    "type": "object",
+                    "required": ["documents"],
+                    "properties": {"documents": {"type": "array", "items": _ref("DocumentSummary"), "description": "Sorted by `doc_id`."}},
+                },
+                "DocumentSummary": {
+                    "type": "object",
+                    "required": ["doc_id", "title", "pages", "characters", "sentences"],
+                    "properties": {
+                        "doc_id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "pages": {"type": ["integer", "null"], "minimum": 1, "description": "The last page with text (PDF); null for documents without pages."},
+                        "characters": {"type": "integer", "minimum": 1, "description": "Length of the document's text, as served by `GET /documents/{doc_id}`."},
+                        "sentences": {"type": "integer", "minimum": 0},
+                    },
                 },
                 "Health": {
                     "type": "object",

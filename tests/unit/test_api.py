@@ -141,3 +141,23 @@ def test_history_is_accepted_and_blank_entries_ignored(tiny_client):
 def test_the_page_is_served(tiny_client):
     with tiny_client.get("/") as response:
         assert response.status_code == 200 and b"SpaceQA" in response.data
+
+
+def test_the_document_list_names_every_indexed_document_without_its_text(tmp_path, tiny_corpus, fake_embedder):
+    from conftest import make_app
+    from fakes import fake_reader
+    from pdfs import make_pdf
+
+    (tiny_corpus / "probe.pdf").write_bytes(make_pdf(["The probe Vega reached the comet in March 1986.", "It sent back pictures of the nucleus."]))
+    client = make_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index"}, fake_embedder, fake_reader()).test_client()
+    response = client.get("/documents")
+    assert response.status_code == 200 and response.is_json
+    listed = response.get_json()["documents"]
+    assert [d["doc_id"] for d in listed] == ["apollo.txt", "mir.txt", "notes/gardening.txt", "probe.pdf"]
+    for entry in listed:
+        assert set(entry) == {"doc_id", "title", "pages", "characters", "sentences"}
+        document = client.get(f"/documents/{entry['doc_id']}").get_json()
+        assert entry["title"] == document["title"] and entry["characters"] == len(document["text"])
+        assert entry["sentences"] >= 1
+    assert [d["pages"] for d in listed] == [None, None, None, 2]
+    assert "Tomatoes need" not in response.get_data(as_text=True)  # titles only, never the text
