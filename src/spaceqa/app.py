@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, api, observability, openapi, security, web
+from . import admin, api, cors, observability, openapi, security, web
 from .config import Settings
 from .embed import Embedder
 from .pipeline import open_engine
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     app.register_blueprint(web.bp)
     api.register_error_handlers(app)
     security.init_app(app)
+    cors.init_app(app, settings.allowed_origins)
     observability.init_app(app)
     openapi.init_app(app)
     return app

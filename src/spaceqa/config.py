@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from .chunk import ChunkParams
+
+# An origin as browsers send it: scheme, host, optional port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[^\s/?#*,]+")
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -39,6 +43,10 @@ class Settings:
     chunk_target_words: int = _setting(ChunkParams.target_words, "SPACEQA_CHUNK_TARGET_WORDS", "Words at which a passage is closed.")
     chunk_max_words: int = _setting(ChunkParams.max_words, "SPACEQA_CHUNK_MAX_WORDS", "Words a passage never exceeds (unless one sentence does).")
     chunk_overlap_words: int = _setting(ChunkParams.overlap_words, "SPACEQA_CHUNK_OVERLAP_WORDS", "Words of whole sentences repeated between passages.")
+    cors_origins: str = _setting("", "SPACEQA_CORS_ORIGINS", "Comma-separated origins (`https://app.example.org`) whose pages may call the public API from a browser; empty allows none.")
+
+    def __post_init__(self) -> None:
+        self.allowed_origins  # a bad origin is refused when the settings are loaded, not at the first request
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -59,6 +67,18 @@ class Settings:
     @property
     def chunk_params(self) -> ChunkParams:
         return ChunkParams(self.chunk_target_words, self.chunk_max_words, self.chunk_overlap_words)
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """The origins of ``cors_origins``, each checked: exact origins only, never ``*``."""
+        origins = frozenset(part.strip() for part in self.cors_origins.split(",") if part.strip())
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"SPACEQA_CORS_ORIGINS holds {origin!r}; name each origin exactly, as scheme://host[:port] "
+                    "(e.g. https://app.example.org), with no path and no wildcard"
+                )
+        return origins
 
     @classmethod
     def documented(cls) -> list[tuple[str, str, Any, str]]:

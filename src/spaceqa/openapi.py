@@ -62,7 +62,8 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
             "description": (
                 "Answers are spans copied verbatim from a document, with character offsets into the "
                 "document text served by `GET /documents/{doc_id}`. Every error has the shape "
-                "`{\"error\": {\"code\", \"message\"}}`."
+                "`{\"error\": {\"code\", \"message\"}}`. Pages of the origins named in `SPACEQA_CORS_ORIGINS` "
+                "(none by default) may call the public routes from a browser; the admin routes answer only their own origin."
             ),
         },
         "paths": {
