@@ -161,19 +161,30 @@ def file_sha256(path: Path) -> str:
 
 
 def _corpus_files(corpus_dir: Path) -> list[Path]:
-    """Regular files under the corpus folder, sorted; hidden files and links leading outside are left out."""
+    """Regular files under the corpus folder, sorted; hidden files and links leading outside are left out.
+
+    One rule for names and for what they point to: a file is in the corpus when neither its own
+    path nor, for a symlink, its target's path (inside the corpus folder) has a hidden part.  A
+    link must not publish what the folder keeps private (``notes.txt -> .env``, a link into
+    ``.drafts/``) or anything outside it.  Every route that names documents (the document list,
+    the document text, DELETE) takes its ids from the index, so from this scan.
+    """
     if not corpus_dir.is_dir():
         return []
     root = corpus_dir.resolve()
     files = []
     for path in sorted(corpus_dir.rglob("*")):
-        relative = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        if _hidden(path.relative_to(corpus_dir)) or not path.is_file():
             continue
-        if not path.resolve().is_relative_to(root):
-            continue  # a symlink must not make anything outside the corpus readable
+        target = path.resolve()
+        if not target.is_relative_to(root) or _hidden(target.relative_to(root)):
+            continue  # a symlink must not make anything outside the corpus, or hidden in it, readable
         files.append(path)
     return files
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
 
 
 # --- cleaning -------------------------------------------------------------------------

@@ -43,7 +43,10 @@ _DOC_ID = {
     "name": "doc_id",
     "in": "path",
     "required": True,
-    "description": "The document's path relative to the corpus folder; it may contain `/` (e.g. `notes/mir.txt`).",
+    "description": (
+        "The document's path relative to the corpus folder; it may contain `/` (e.g. `notes/mir.txt`). "
+        "Hidden files, and symlinks to them or to files outside the corpus, are never documents."
+    ),
     "schema": {"type": "string"},
 }
 _ADMIN_ERRORS = {"401": _error("Unauthorized"), "403": _error("AdminDisabled"), "500": _error("InternalError")}

@@ -234,3 +234,21 @@ def test_delete_touches_only_documents_of_the_index(client, tiny_corpus, doc_id)
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "document_not_found"
     assert sorted(os.listdir(tiny_corpus)) == before and (tiny_corpus / "mir.txt").is_file()
     assert client.get("/healthz").get_json()["documents"] == 3
+
+
+def test_symlinks_one_rule_for_the_list_the_text_and_delete(client, tiny_corpus):
+    (tiny_corpus / ".private.txt").write_text("Private\n\nThe launch code is 0000, said the private note.")
+    os.symlink(".private.txt", tiny_corpus / "exposed.txt")  # a link to a hidden file: never a document
+    os.symlink("mir.txt", tiny_corpus / "station.txt")  # a link to a document: a document of its own
+    client.post("/admin/reindex", headers=AUTH)
+    listed = [d["doc_id"] for d in client.get("/documents").get_json()["documents"]]
+    assert "exposed.txt" not in listed and "station.txt" in listed
+    assert client.get("/documents/exposed.txt").status_code == 404
+    assert client.delete("/documents/exposed.txt", headers=AUTH).status_code == 404
+    assert os.path.islink(tiny_corpus / "exposed.txt") and (tiny_corpus / ".private.txt").is_file()
+    # Deleting a linked document removes the link, never the file it points to.
+    assert client.delete("/documents/station.txt", headers=AUTH).status_code == 200
+    assert not os.path.lexists(tiny_corpus / "station.txt")
+    assert (tiny_corpus / "mir.txt").read_text().startswith("Mir Space Station")
+    assert client.get("/documents/mir.txt").status_code == 200
+    assert [d["doc_id"] for d in client.get("/documents").get_json()["documents"]] == ["apollo.txt", "mir.txt", "notes/gardening.txt"]

@@ -161,6 +161,19 @@ def test_a_symlink_leading_outside_the_corpus_is_not_read(tmp_path: Path):
     assert set(corpus_fingerprint(corpus)) == {"ok.txt"}
 
 
+def test_a_symlink_to_a_hidden_file_or_into_a_hidden_folder_is_not_read(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    (corpus / ".drafts").mkdir(parents=True)
+    (corpus / "ok.txt").write_text("Fine\n\nA normal document with a normal sentence.")
+    (corpus / ".secret.txt").write_text("Secret\n\nThe password is swordfish, said the sentence.")
+    (corpus / ".drafts" / "plan.txt").write_text("Plan\n\nThe launch moves to May, said the draft.")
+    os.symlink(".secret.txt", corpus / "notes.txt")
+    os.symlink(corpus / ".drafts" / "plan.txt", corpus / "plan.txt")  # absolute, into a hidden folder
+    os.symlink("ok.txt", corpus / "alias.txt")  # a link to a visible document is a document
+    assert [d.doc_id for d in load_corpus(corpus).documents] == ["alias.txt", "ok.txt"]
+    assert set(corpus_fingerprint(corpus)) == {"alias.txt", "ok.txt"}
+
+
 def test_fingerprint_changes_with_content(tmp_path: Path):
     (tmp_path / "a.txt").write_text("one")
     before = corpus_fingerprint(tmp_path)
