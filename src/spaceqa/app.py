@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, api, cors, observability, openapi, security, web
+from . import admin, api, apidocs, cors, observability, openapi, security, web
 from .config import Settings
 from .embed import Embedder
 from .pipeline import open_engine
@@ -43,4 +43,5 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, embedder: 
     cors.init_app(app, settings.allowed_origins)
     observability.init_app(app)
     openapi.init_app(app)
+    apidocs.init_app(app)
     return app

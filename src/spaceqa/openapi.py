@@ -15,7 +15,7 @@ from . import api
 bp = Blueprint("openapi", __name__)
 
 # Routes of the web page, not of the API: the test that holds the spec to the app skips these.
-PAGE_ROUTES = frozenset({"/", "/view/<path:doc_id>", "/static/<path:filename>"})
+PAGE_ROUTES = frozenset({"/", "/view/<path:doc_id>", "/static/<path:filename>", "/docs", "/docs/style.css"})
 
 ERROR_CODES = [
     "malformed_json", "unsupported_media_type", "invalid_body", "missing_question", "invalid_question",
@@ -348,14 +348,17 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
+def current_spec() -> dict:
+    """The description of the app serving this request, with its limits."""
+    settings = api.settings()
+    return spec(
+        max_question_chars=settings.max_question_chars,
+        max_history=settings.max_history,
+        max_body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+
+
 @bp.get("/openapi.json")
 def openapi_json():
-    settings = api.settings()
-    return jsonify(
-        spec(
-            max_question_chars=settings.max_question_chars,
-            max_history=settings.max_history,
-            max_body_bytes=current_app.config["MAX_CONTENT_LENGTH"],
-            max_upload_bytes=settings.max_upload_bytes,
-        )
-    )
+    return jsonify(current_spec())
