@@ -209,3 +209,23 @@ def test_a_server_that_never_answers_times_out_inline(page: Page):
     page.clock.run_for(31_000)
     expect(page.get_by_role("alert")).to_contain_text("did not answer in time")
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def test_copy_answer_puts_the_answer_and_its_source_on_the_clipboard(page: Page, live_server: str):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    ask(page, FIRST)
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+
+    reply(page).get_by_role("button", name="Copy answer", exact=True).click()
+    expect(reply(page).get_by_role("status")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f'Norman Thagard — "{FIRST_SENTENCE}" (The Shuttle-Mir Program)'
+
+    ask(page, "What was the oxygen generator aboard the station called?")  # a PDF: the page is cited
+    expect(reply(page).locator(".answer-text")).to_have_text("Elektron")
+    reply(page).get_by_role("button", name="Copy answer", exact=True).click()
+    expect(reply(page).get_by_role("status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        'Elektron — "The oxygen generator aboard the station was called Elektron, and it split water '
+        'into oxygen and hydrogen." (Station Life Support, page 2)'
+    )
