@@ -22,9 +22,20 @@ export function renderTurn(turn, actions) {
       { class: "message user" },
       el("span", { class: "visually-hidden" }, "You asked: "),
       el("p", { class: "question-text" }, turn.question),
+      el(
+        "a",
+        { class: "question-link", href: questionLink(turn.question), title: "Link to this question" },
+        icon(ICONS.link),
+        el("span", { class: "visually-hidden" }, "Link to this question"),
+      ),
     ),
     renderReply(turn, actions),
   );
+}
+
+/** The address that asks `question` when opened: the chat page with ?q=, read by app.js. */
+export function questionLink(question) {
+  return `/?q=${encodeURIComponent(question)}`;
 }
 
 /** The reply half of a turn, as it stands now. */
