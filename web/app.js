@@ -41,9 +41,9 @@ function reveal(turn, behavior = "smooth") {
   view.scrollIntoView({ block: fits ? "end" : "start", behavior: still ? "instant" : behavior });
 }
 
-function send(question) {
+function send(question, { linked = false } = {}) {
   if (inFlight !== null) return;
-  const turn = { question, pending: true };
+  const turn = linked ? { question, linked, pending: true } : { question, pending: true };
   turns.push(turn);
   transcript.append(viewOf(turn));
   refresh();
@@ -127,6 +127,23 @@ for (const example of document.querySelectorAll("[data-example]")) {
 }
 newChatButton.addEventListener("click", newChat);
 
+/**
+ * A link to a question (/?q=…, as each question in the transcript offers) asks it once. The
+ * ?q= is dropped from the address straight away, so reloading shows the conversation instead
+ * of asking again; a link opened twice in a row does not repeat the question it just asked.
+ */
+function askLinkedQuestion() {
+  const params = new URLSearchParams(location.search);
+  const question = params.get("q")?.trim(); // too long a one gets the server's own message
+  if (!params.has("q")) return false;
+  params.delete("q");
+  const rest = params.toString();
+  history.replaceState(history.state, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+  if (!question || turns.at(-1)?.question === question) return false;
+  send(question, { linked: true });
+  return true;
+}
+
 transcript.replaceChildren(...turns.map(viewOf));
 refresh();
-if (turns.length > 0) reveal(turns.at(-1), "instant");
+if (!askLinkedQuestion() && turns.length > 0) reveal(turns.at(-1), "instant");

@@ -1,6 +1,7 @@
 // The conversation as data: a list of turns, kept in localStorage so a reload brings it back.
 // A turn is {question, result} after an answer, {question, error} after a failure, and
 // {question, pending: true} while waiting (never saved: a reload abandons the request).
+// A turn asked through a /?q= link also has linked: true (see historyBefore).
 
 const STORAGE_KEY = "spaceqa.conversation.v1";
 
@@ -31,10 +32,16 @@ export function saveTurns(turns) {
   }
 }
 
-/** The questions asked before `turns[index]` that got a reply: the `history` of a follow-up. */
+/**
+ * The questions asked before `turns[index]` that got a reply: the `history` of a follow-up.
+ * A question opened from a link (`linked`) was written without this chat in mind, so it starts
+ * a fresh thread: it is sent with no history, and later questions follow on from it alone.
+ */
 export function historyBefore(turns, index) {
-  return turns
-    .slice(0, index)
+  if (turns[index]?.linked) return [];
+  const earlier = turns.slice(0, index);
+  return earlier
+    .slice(Math.max(0, earlier.findLastIndex((turn) => turn.linked)))
     .filter((turn) => turn.result)
     .map((turn) => turn.question)
     .slice(-MAX_HISTORY);

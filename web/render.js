@@ -2,6 +2,7 @@
 // plain "the documents do not answer" with the closest passages, a wait, or an error.
 
 import { viewPath } from "./api.js";
+import { copyText } from "./clipboard.js";
 import { el, icon, ICONS } from "./dom.js";
 import { citeHash, citeOf, highlighted } from "./document.js";
 
@@ -21,9 +22,20 @@ export function renderTurn(turn, actions) {
       { class: "message user" },
       el("span", { class: "visually-hidden" }, "You asked: "),
       el("p", { class: "question-text" }, turn.question),
+      el(
+        "a",
+        { class: "question-link", href: questionLink(turn.question), title: "Link to this question" },
+        icon(ICONS.link),
+        el("span", { class: "visually-hidden" }, "Link to this question"),
+      ),
     ),
     renderReply(turn, actions),
   );
+}
+
+/** The address that asks `question` when opened: the chat page with ?q=, read by app.js. */
+export function questionLink(question) {
+  return `/?q=${encodeURIComponent(question)}`;
 }
 
 /** The reply half of a turn, as it stands now. */
@@ -69,6 +81,7 @@ function renderAnswer(result, actions) {
     el("span", { class: "visually-hidden" }, "Answer: "),
     el("p", { class: long ? "answer-text long" : "answer-text" }, best.text),
     renderEvidence(best, { span: true, quote: !wholeSentence, confidence: true }, actions),
+    renderCopy(answerAsText(best)),
     // The runners-up are context, not rival answers: folded away, and no span singled out.
     others.length > 0 &&
       el(
@@ -78,6 +91,33 @@ function renderAnswer(result, actions) {
         el("ul", { class: "candidates" }, others.map((answer) => el("li", {}, renderEvidence(answer, { span: false, quote: true }, actions)))),
       ),
   );
+}
+
+/**
+ * The answer as one line of plain text, with its evidence and source, for pasting elsewhere:
+ * `Norman Thagard — "In March 1995, …" (The Shuttle-Mir Program, page 3)`.
+ */
+export function answerAsText(answer) {
+  const source = answer.page != null ? `${answer.title}, page ${answer.page}` : answer.title;
+  const quoted = `"${answer.sentence}" (${source})`;
+  return answer.text === answer.sentence ? quoted : `${answer.text} — ${quoted}`;
+}
+
+// Says "Copied" (or that it could not) beside the button for a moment, to the eye and to
+// screen readers alike; the button keeps its name, so it can be pressed again.
+const COPY_STATUS_MS = 2500;
+
+function renderCopy(text) {
+  const status = el("span", { class: "copy-status", role: "status" });
+  const button = el("button", { type: "button", class: "button-quiet copy" }, icon(ICONS.copy), "Copy", el("span", { class: "visually-hidden" }, " answer"));
+  let timer;
+  button.addEventListener("click", async () => {
+    const copied = await copyText(text);
+    status.textContent = copied ? "Copied" : "Could not copy: the browser refused";
+    clearTimeout(timer);
+    timer = setTimeout(() => (status.textContent = ""), COPY_STATUS_MS);
+  });
+  return el("div", { class: "answer-actions" }, button, status);
 }
 
 function renderNoAnswer(result, actions) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -209,3 +210,53 @@ def test_a_server_that_never_answers_times_out_inline(page: Page):
     page.clock.run_for(31_000)
     expect(page.get_by_role("alert")).to_contain_text("did not answer in time")
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def test_copy_answer_puts_the_answer_and_its_source_on_the_clipboard(page: Page, live_server: str):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    ask(page, FIRST)
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+
+    reply(page).get_by_role("button", name="Copy answer", exact=True).click()
+    expect(reply(page).get_by_role("status")).to_have_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f'Norman Thagard — "{FIRST_SENTENCE}" (The Shuttle-Mir Program)'
+
+    ask(page, "What was the oxygen generator aboard the station called?")  # a PDF: the page is cited
+    expect(reply(page).locator(".answer-text")).to_have_text("Elektron")
+    reply(page).get_by_role("button", name="Copy answer", exact=True).click()
+    expect(reply(page).get_by_role("status")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == (
+        'Elektron — "The oxygen generator aboard the station was called Elektron, and it split water '
+        'into oxygen and hydrogen." (Station Life Support, page 2)'
+    )
+
+
+def test_a_link_asks_its_question_once_and_each_question_offers_its_link(page: Page, live_server: str):
+    ask(page, FIRST)
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+    link = page.locator(".turn").first.get_by_role("link", name="Link to this question")
+    expect(link).to_have_attribute("href", "/?q=" + quote(FIRST, safe=""))
+
+    bodies = asked(page)
+    linked = "What is GEOSS short for? (& #1)"
+    page.goto(f"{live_server}/?q={quote(linked, safe='')}")
+    expect(page.locator(".question-text")).to_have_text([FIRST, linked])
+    expect(reply(page)).to_contain_text("Global Earth Observation System of Systems")
+    # Asked on its own: a linked question was not written as a follow-up to this chat.
+    assert bodies == [{"question": linked, "history": []}]
+    expect(page).to_have_url(f"{live_server}/")  # the ?q= is spent
+    expect(page.locator(".turn").last.get_by_role("link", name="Link to this question")).to_have_attribute(
+        "href", "/?q=What%20is%20GEOSS%20short%20for%3F%20(%26%20%231)"
+    )
+
+    page.reload()  # shows the conversation, does not ask again
+    expect(page.locator(".question-text")).to_have_text([FIRST, linked])
+    ask(page, "What does it link?")  # a follow-up follows on from the linked question alone
+    expect(page.locator(".turn")).to_have_count(3)
+    expect(reply(page)).not_to_contain_text("Searching the documents")
+    assert bodies[1:] == [{"question": "What does it link?", "history": [linked]}]
+
+    link.click()  # the first question's link asks it again, at the end of the chat
+    expect(page.locator(".question-text")).to_have_text([FIRST, linked, "What does it link?", FIRST])
+    expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")

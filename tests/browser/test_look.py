@@ -124,3 +124,32 @@ def test_the_chat_fits_a_phone(open_page):
     panel = page.get_by_role("dialog")
     assert panel.bounding_box()["width"] <= 375
     shoot(page, "phone-document")
+
+
+# A file name used as a title: one unbroken word, far wider than a phone.
+LONG_TITLE = "Shuttle_Mir_Joint_Program_Final_Report_Volume_2_Appendix_F_Crew_Training_and_Operations_1994-1998.pdf"
+
+
+def with_long_titles(route) -> None:
+    """The server's real reply, every cited document renamed to LONG_TITLE."""
+    response = route.fetch()
+    body = response.json()
+    for answer in body["answers"]:
+        answer["title"] = LONG_TITLE
+    route.fulfill(response=response, json=body)
+
+
+def test_long_citation_titles_fit_a_phone(open_page):
+    page = open_page(**{**PHONE, "viewport": {"width": 390, "height": 844}})
+    page.route("**/ask", with_long_titles)
+    ask(page, FIRST)
+    expect(reply(page).locator(".cite-title").first).to_have_text(LONG_TITLE)
+    page.locator(".others summary").first.click()  # the other passages considered, unfolded
+    expect(page.locator(".others .candidates").first).to_be_visible()
+    ask(page, UNANSWERABLE)  # the closest passages, in cards
+    expect(reply(page).locator(".candidates-label")).to_be_visible()
+    shoot(page, "phone-long-titles")
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator("#main").evaluate("main => main.getBoundingClientRect().width") <= 390
+    assert page.locator("#main").evaluate("main => main.scrollWidth <= main.clientWidth")
