@@ -13,6 +13,11 @@ export function ask(question, history, signal) {
   });
 }
 
+/** GET /documents: {documents: [{doc_id, title, pages, characters, sentences}]}, no text. */
+export function listDocuments() {
+  return request("/documents");
+}
+
 /** GET /documents/<doc_id>: {doc_id, title, text}; every answer offset points into text. */
 export function fetchDocument(docId) {
   return request(documentApiPath(docId));

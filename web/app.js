@@ -1,7 +1,8 @@
 // The chat page: sends questions, shows the replies, keeps the conversation across reloads.
 
-import { ApiError, ask } from "./api.js";
+import { ApiError, ask, listDocuments, viewPath } from "./api.js";
 import { historyBefore, keepResult, loadTurns, saveTurns } from "./conversation.js";
+import { el } from "./dom.js";
 import { createPanel } from "./panel.js";
 import { renderReply, renderTurn } from "./render.js";
 
@@ -144,6 +145,23 @@ function askLinkedQuestion() {
   return true;
 }
 
+/** The empty state's list of the documents, each opening as a page of its own; loaded once. */
+async function showLibrary() {
+  const list = document.querySelector("[data-library]");
+  try {
+    const { documents } = await listDocuments();
+    list.replaceChildren(
+      ...documents.map((doc) =>
+        el("li", {}, el("a", { href: viewPath(doc.doc_id), target: "_blank", rel: "noopener" }, doc.title),
+          el("span", { class: "library-meta" }, doc.pages ? ` · ${doc.pages} pages` : "")),
+      ),
+    );
+  } catch (error) {
+    list.replaceChildren(el("li", { class: "doc-error", role: "alert" }, error.message));
+  }
+}
+
+showLibrary();
 transcript.replaceChildren(...turns.map(viewOf));
 refresh();
 if (!askLinkedQuestion() && turns.length > 0) reveal(turns.at(-1), "instant");

@@ -260,3 +260,14 @@ def test_a_link_asks_its_question_once_and_each_question_offers_its_link(page: P
     link.click()  # the first question's link asks it again, at the end of the chat
     expect(page.locator(".question-text")).to_have_text([FIRST, linked, "What does it link?", FIRST])
     expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
+
+
+def test_the_empty_page_lists_the_documents_each_opening_as_a_page(page: Page, live_server: str):
+    documents = page.request.get(f"{live_server}/documents").json()["documents"]
+    page.get_by_text("The documents answers come from").click()
+    links = page.locator(".library-list a")
+    expect(links).to_have_text([doc["title"] for doc in documents])  # every one, in the API's order, as text
+    for number, doc in enumerate(documents):
+        expect(links.nth(number)).to_have_attribute("href", "/view/" + quote(doc["doc_id"], safe="/"))
+    pdf = next(number for number, doc in enumerate(documents) if doc["pages"])
+    expect(page.locator(".library-list li").nth(pdf)).to_contain_text(f"· {documents[pdf]['pages']} pages")
