@@ -66,3 +66,11 @@ def test_a_question_that_names_nothing_in_its_window_is_not_swapped(builder):
     asked = question("Who kept a log of every ship?", "Anna Brandt")
     examples = builder.examples(asked, random.Random(0), {"swapped": 1.0})
     assert [e.kind for e in examples] == ["positive"]
+
+
+def test_a_swapped_question_keeps_the_positive_window_when_other_negatives_come_first(builder):
+    asked = question("In what year was the lighthouse at Kessel Point lit?", "1874")
+    for seed in range(20):
+        examples = builder.examples(asked, random.Random(seed), {"paragraph": 1.0, "article": 1.0, "swapped": 1.0})
+        for swapped in [e for e in examples if e.kind == "swapped"]:
+            assert swapped.text == examples[0].text  # not a slice at another negative's offsets

@@ -137,17 +137,19 @@ class ExampleBuilder:
         start, end = self.window(question.doc_id, rng.choice(holding), budget)
         found = [Example(question.question, text[start:end], span[0] - start, span[1] - start, "positive")]
         golds = [a.lower() for a, _ in question.answers]
+        positive_window = text[start:end]
         for kind in NEGATIVE_KINDS:
-            if kind == "swapped":
-                if rng.random() < negatives.get(kind, 0.0):
-                    swapped = self._swapped_question(question, text[start:end], rng)
-                    if swapped is not None:
-                        found.append(Example(swapped, text[start:end], -1, -1, kind))
-            elif rng.random() < negatives.get(kind, 0.0):
-                window = self._negative(kind, question, budget, golds, rng, retrieved)
-                if window is not None:
-                    doc_id, (start, end) = window
-                    found.append(Example(question.question, self.index.documents[doc_id].text[start:end], -1, -1, kind))
+            if rng.random() >= negatives.get(kind, 0.0):
+                continue
+            if kind == "swapped":  # the same window, a question it no longer answers
+                swapped = self._swapped_question(question, positive_window, rng)
+                if swapped is not None:
+                    found.append(Example(swapped, positive_window, -1, -1, kind))
+                continue
+            window = self._negative(kind, question, budget, golds, rng, retrieved)
+            if window is not None:
+                doc_id, (start, end) = window
+                found.append(Example(question.question, self.index.documents[doc_id].text[start:end], -1, -1, kind))
         return found
 
     def _negative(self, kind, question, budget, golds, rng, retrieved) -> tuple[str, tuple[int, int]] | None:
