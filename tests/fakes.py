@@ -65,7 +65,7 @@ class FakeReader:
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         return [len(text.split()) for text in texts]
 
-    def read(self, question: str, texts: Sequence[str]):
+    def read(self, question: str, texts: Sequence[str], sentence_starts=None):
         from spaceqa.reader import SpanReading
 
         self.calls += 1

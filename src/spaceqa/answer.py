@@ -112,9 +112,10 @@ class Answerer:
         """Read up to ``windows`` windows around the best candidates, in one batch; in retrieval order, unscored."""
         chosen = self.windows(question, candidates, windows)
         texts = [self._text(first, last) for _, _, first, last in chosen]
+        sentence_starts = [[self.index.sentences[i].start - self.index.sentences[first].start for i in range(first + 1, last)] for _, _, first, last in chosen]
         asked = set(terms(question))
         readings = []
-        for (rank, candidate, first, last), text, span in zip(chosen, texts, self.reader.read(question, texts)):
+        for (rank, candidate, first, last), text, span in zip(chosen, texts, self.reader.read(question, texts, sentence_starts)):
             offset = self.index.sentences[first].start
             start, end = (offset + span.start, offset + span.end) if span.end > span.start else (offset, offset)
             features = {
@@ -147,6 +148,10 @@ class Answerer:
     def window_texts(self, question: str, candidates: Sequence[Candidate]) -> list[str]:
         """The texts ``readings`` would read for these candidates (benchmarks time the reader on them)."""
         return [self._text(first, last) for _, _, first, last in self.windows(question, candidates, self.calibration.windows_read)]
+
+    def window_text(self, reading: Reading) -> str:
+        """The text of the window ``reading`` read."""
+        return self._text(reading.first_sentence, reading.last_sentence)
 
     def rank(self, readings: list[Reading]) -> list[Reading]:
         """Score readings with the calibration; best first, one per distinct sentence."""

@@ -26,6 +26,37 @@ def test_best_span_starts_before_it_ends_and_respects_the_length_limit():
     assert logprob[0] < 0
 
 
+def test_a_span_never_runs_from_one_sentence_into_the_next():
+    start = np.array([[0.0, 9.0, 0.0, 0.0, 0.0]])
+    end = np.array([[0.0, 0.0, 0.0, 9.0, 0.0]])  # best span: tokens 1..3
+    assert best_spans(start, end, max_answer_tokens=10)[:2] == (np.array([1]), np.array([3]))
+    sentence_of_token = np.array([[0, 0, 1, 1, 1]])  # a sentence starts at token 2
+    starts, ends, _ = best_spans(start, end, max_answer_tokens=10, sentence_of_token=sentence_of_token)
+    assert sentence_of_token[0, starts[0]] == sentence_of_token[0, ends[0]]
+
+
+def test_the_length_penalty_prefers_the_shorter_of_two_close_spans_and_reports_its_own_probability():
+    start = np.array([[0.0, 5.0, 0.0, 0.0, 0.0, 0.0]])
+    end = np.array([[0.0, 0.0, 4.9, 0.0, 0.0, 5.0]])  # ends at 2 and at 5 almost equally likely
+    assert best_spans(start, end, max_answer_tokens=10)[1][0] == 5
+    starts, ends, logprob = best_spans(start, end, max_answer_tokens=10, length_penalty=0.1)
+    assert (starts[0], ends[0]) == (1, 2)
+    unpenalised = best_spans(start, end, max_answer_tokens=10)[2][0]
+    assert logprob[0] == pytest.approx(unpenalised - 0.1)  # 0.1 less likely, not 0.1 + 0.1 * length
+
+
+def test_decode_reads_sentence_starts_as_offsets_into_each_window():
+    offsets = np.zeros((1, 4, 2), dtype=np.int64)
+    offsets[0, :, 0] = [0, 5, 10, 15]
+    offsets[0, :, 1] = [4, 9, 14, 19]
+    encoded = Encoded(*(np.zeros((1, 4)),) * 4, offsets=offsets, window_of_row=np.array([0]))
+    start, end = np.array([[0.0, 5.0, 0.0, 0.0]]), np.array([[0.0, 0.0, 0.0, 5.0]])
+    assert [(r.start, r.end) for r in decode(encoded, start, end, np.array([1.0]), windows=1, max_answer_tokens=5)] == [(5, 19)]
+    # a sentence starting at character 10 keeps the span inside the first or the second sentence
+    (reading,) = decode(encoded, start, end, np.array([1.0]), windows=1, max_answer_tokens=5, sentence_starts=[[10]])
+    assert (reading.end <= 10) or (reading.start >= 10)
+
+
 def test_decode_keeps_the_most_confident_row_of_each_window():
     offsets = np.zeros((3, 4, 2), dtype=np.int64)
     offsets[:, :, 0] = [0, 5, 10, 15]

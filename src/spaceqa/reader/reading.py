@@ -23,6 +23,11 @@ class InputSettings:
     max_question_tokens: int = 32  # a longer question is cut (the API allows 500 characters)
     stride: int = 32  # tokens shared by consecutive pieces of a window longer than max_length
     max_answer_tokens: int = 30  # longest span the reader proposes
+    # Spans are chosen by log P(start) + log P(end) minus this much per token of length. The
+    # reader alone tends to run a name on into the phrase beside it ("Richard Nixon and
+    # Alexei Kosygin" for which leader); on 1,000 sampled dev-squad1-extra questions (reader
+    # only) 0.1 raised EM from 69.8 to 71.1 at the same F1, 0.25 went back down.
+    span_length_penalty: float = 0.1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,16 +104,30 @@ def encode(tokenizer, question: str, texts: Sequence[str], settings: InputSettin
     )
 
 
-def best_spans(start_logits: np.ndarray, end_logits: np.ndarray, max_answer_tokens: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: the start and end token of the most probable span (start <= end < start + max), and its log-probability."""
+def best_spans(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    max_answer_tokens: int,
+    sentence_of_token: np.ndarray | None = None,
+    length_penalty: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the start and end token of the most probable span (start <= end < start + max), and its log-probability.
+
+    With ``sentence_of_token`` (rows, tokens), start and end must lie in the same sentence.
+    The span is chosen with ``length_penalty`` taken off per token past its first; the
+    log-probability returned is the span's own, without it.
+    """
     log_start = start_logits - _logsumexp(start_logits)
     log_end = end_logits - _logsumexp(end_logits)
     length = start_logits.shape[1]
     pairs = log_start[:, :, None] + log_end[:, None, :]  # (rows, start, end)
     offset = np.arange(length)[None, :] - np.arange(length)[:, None]  # end - start
     allowed = (offset >= 0) & (offset < max_answer_tokens)
-    pairs = np.where(allowed[None], pairs, -np.inf)
-    flat = pairs.reshape(len(pairs), -1).argmax(axis=1)
+    allowed = np.broadcast_to(allowed[None], pairs.shape)
+    if sentence_of_token is not None:
+        allowed = allowed & (sentence_of_token[:, :, None] == sentence_of_token[:, None, :])
+    chosen_by = np.where(allowed, pairs - length_penalty * np.clip(offset, 0, None)[None], -np.inf)
+    flat = chosen_by.reshape(len(pairs), -1).argmax(axis=1)
     starts, ends = np.divmod(flat, length)
     return starts, ends, pairs.reshape(len(pairs), -1)[np.arange(len(pairs)), flat]
 
@@ -138,25 +157,44 @@ class ExtractiveReader:
             return []
         return self._thread.submit(lambda: [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]).result()
 
-    def read(self, question: str, texts: Sequence[str]) -> list[SpanReading]:
-        """The best span of each text for ``question``, in the order of ``texts``."""
+    def read(self, question: str, texts: Sequence[str], sentence_starts: Sequence[Sequence[int]] | None = None) -> list[SpanReading]:
+        """The best span of each text for ``question``, in the order of ``texts``.
+
+        ``sentence_starts[i]``, when given, holds where the sentences of ``texts[i]`` after its
+        first one begin: a span never crosses from one sentence into the next (an answer lies
+        inside the sentence that holds it).
+        """
         if not texts:
             return []
-        return self._thread.submit(self._read, question, list(texts)).result()
+        return self._thread.submit(self._read, question, list(texts), sentence_starts).result()
 
-    def _read(self, question: str, texts: list[str]) -> list[SpanReading]:
+    def _read(self, question: str, texts: list[str], sentence_starts: Sequence[Sequence[int]] | None) -> list[SpanReading]:
         encoded = encode(self.tokenizer, question, texts, self.settings)
         start, end, answerable = self.runtime(encoded)
-        return decode(encoded, start, end, answerable, len(texts), self.settings.max_answer_tokens)
+        return decode(encoded, start, end, answerable, len(texts), self.settings.max_answer_tokens, sentence_starts, self.settings.span_length_penalty)
 
 
-def decode(encoded: Encoded, start: np.ndarray, end: np.ndarray, answerable: np.ndarray, windows: int, max_answer_tokens: int) -> list[SpanReading]:
+def decode(
+    encoded: Encoded,
+    start: np.ndarray,
+    end: np.ndarray,
+    answerable: np.ndarray,
+    windows: int,
+    max_answer_tokens: int,
+    sentence_starts: Sequence[Sequence[int]] | None = None,
+    length_penalty: float = 0.0,
+) -> list[SpanReading]:
     """One ``SpanReading`` per window: of a window read in several rows, its most confident row.
 
     Every window gives at least one row (the tokenizer never drops a text), so the result
-    lines up with the windows.
+    lines up with the windows.  With ``sentence_starts``, a span stays inside one sentence.
     """
-    starts, ends, logprobs = best_spans(start.astype(np.float64), end.astype(np.float64), max_answer_tokens)
+    sentence_of_token = None
+    if sentence_starts is not None:
+        sentence_of_token = np.stack(
+            [np.searchsorted(np.asarray(sentence_starts[window], dtype=np.int64), encoded.offsets[row, :, 0], side="right") for row, window in enumerate(encoded.window_of_row)]
+        )
+    starts, ends, logprobs = best_spans(start.astype(np.float64), end.astype(np.float64), max_answer_tokens, sentence_of_token, length_penalty)
     best: list[SpanReading | None] = [None] * windows
     for row, window in enumerate(encoded.window_of_row):
         reading = SpanReading(
