@@ -39,7 +39,12 @@ from .errors import IndexMismatchError, IndexMissingError
 from .records import Chunk, Document, Sentence
 from .text import terms
 
-FORMAT_VERSION = 4  # 3: sentence vectors pooled from their passage; 4: no part-of-speech tags (the reader needs none)
+# What an index holds, and how the documents in it were read: a change to either is a new
+# version, and an index of another version is rebuilt rather than served.  3: sentence
+# vectors pooled from their passage; 4: no part-of-speech tags (the reader needs none);
+# 5: titles from a heading or the file name, heading lines sentences of their own (ingest.py,
+# chunk.py: a change to what a document's text, title or sentences become bumps it too).
+FORMAT_VERSION = 5
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 KEEP_OLD_VERSIONS = 1  # the previous build stays for requests still reading it

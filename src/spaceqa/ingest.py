@@ -8,6 +8,9 @@ icon labels, credits) between the prose.  It is removed by general rules in the
 spirit of jusText: each line is classed as prose, short or furniture from its
 shape (length, terminal punctuation, list markers, web-interface vocabulary),
 then short lines survive only as headings directly above prose.
+
+A change to what a document's text or title becomes must bump ``index.FORMAT_VERSION``:
+indexes built with the old rules are then rebuilt instead of served as they were.
 """
 
 from __future__ import annotations
