@@ -4,7 +4,7 @@ import { ApiError, ask, listDocuments, viewPath } from "./api.js";
 import { historyBefore, keepResult, loadTurns, saveTurns } from "./conversation.js";
 import { el } from "./dom.js";
 import { createPanel } from "./panel.js";
-import { renderReply, renderTurn } from "./render.js";
+import { renderReply, renderTurn, renderUnderstood } from "./render.js";
 
 const form = document.getElementById("composer");
 const input = document.getElementById("question");
@@ -82,6 +82,7 @@ async function fetchReply(turn) {
 
 function showReply(turn) {
   const view = viewOf(turn);
+  view.querySelector(".understood").replaceWith(renderUnderstood(turn));
   view.lastElementChild.replaceWith(renderReply(turn, actions));
 }
 

@@ -33,7 +33,9 @@ export function saveTurns(turns) {
 }
 
 /**
- * The questions asked before `turns[index]` that got a reply: the `history` of a follow-up.
+ * The turns before `turns[index]` that got a reply: the `history` of a follow-up, each as
+ * {question, answer, understood_as}: the answer shown (so the server need not ask it again)
+ * and how the server understood the question (so "he" two turns on still finds who he was).
  * A question opened from a link (`linked`) was written without this chat in mind, so it starts
  * a fresh thread: it is sent with no history, and later questions follow on from it alone.
  */
@@ -43,13 +45,14 @@ export function historyBefore(turns, index) {
   return earlier
     .slice(Math.max(0, earlier.findLastIndex((turn) => turn.linked)))
     .filter((turn) => turn.result)
-    .map((turn) => turn.question)
+    .map((turn) => ({ question: turn.question, answer: turn.result.answer, understood_as: turn.result.understood_as ?? null }))
     .slice(-MAX_HISTORY);
 }
 
 /** Keep what the page needs from an /ask reply. */
 export function keepResult(reply) {
   return {
+    understood_as: reply.understood_as ?? null,
     answer: reply.answer,
     answers: reply.answers.map((answer) => Object.fromEntries(ANSWER_FIELDS.map((field) => [field, answer[field]]))),
   };

@@ -29,8 +29,21 @@ export function renderTurn(turn, actions) {
         el("span", { class: "visually-hidden" }, "Link to this question"),
       ),
     ),
+    renderUnderstood(turn),
     renderReply(turn, actions),
   );
+}
+
+/**
+ * How the server understood a follow-up ("How many days did Norman Thagard spend on Mir?"),
+ * quietly under the question, so a wrong reading can be seen and the question rephrased.
+ * Empty and hidden for a question taken as asked.
+ */
+export function renderUnderstood(turn) {
+  const understood = turn.result?.understood_as;
+  const line = el("p", { class: "understood" }, understood ? ["Understood as: ", el("q", {}, understood)] : []);
+  line.hidden = !understood;
+  return line;
 }
 
 /** The address that asks `question` when opened: the chat page with ?q=, read by app.js. */

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .config import Settings
+from .conversation import PastTurn
 from .errors import InvalidRequestError
 from .pipeline import Engine
 
@@ -139,26 +140,53 @@ def _refused_character(text: str) -> str | None:
     return None
 
 
-def _history(value) -> list[str]:
+HISTORY_FIELDS = ("question", "answer", "understood_as")
+
+
+def _history(value) -> list[PastTurn]:
+    """Earlier turns: a question string, or ``{"question", "answer", "understood_as"}`` as the chat saw it."""
     limits = settings()
     if not isinstance(value, list):
-        raise InvalidRequestError(f'"history" must be a list of earlier questions, got {_json_type(value)}', code="invalid_history")
+        raise InvalidRequestError(f'"history" must be a list of earlier turns, got {_json_type(value)}', code="invalid_history")
     if len(value) > limits.max_history:
         raise InvalidRequestError(f'"history" has {len(value)} entries; the limit is {limits.max_history}', code="invalid_history")
     history = []
     for position, entry in enumerate(value):
-        if not isinstance(entry, str):
-            raise InvalidRequestError(f'"history"[{position}] must be a string, got {_json_type(entry)}', code="invalid_history")
-        if len(entry) > limits.max_question_chars:
-            raise InvalidRequestError(
-                f'"history"[{position}] is {len(entry)} characters; the limit is {limits.max_question_chars}', code="invalid_history"
+        where = f'"history"[{position}]'
+        if isinstance(entry, str):
+            entry = {"question": entry}
+        elif not isinstance(entry, dict):
+            raise InvalidRequestError(f'{where} must be a question or an object with "question" and "answer", got {_json_type(entry)}', code="invalid_history")
+        unknown = sorted(set(entry) - set(HISTORY_FIELDS))
+        if unknown:
+            raise InvalidRequestError(f'{where} has unknown field {unknown[0]!r}; the fields are {", ".join(HISTORY_FIELDS)}', code="invalid_history")
+        question = _history_text(entry.get("question"), f"{where}.question", required=True)
+        if not question:
+            continue  # an empty earlier question says nothing about this one
+        history.append(
+            PastTurn(
+                question,
+                answer=_history_text(entry.get("answer"), f"{where}.answer"),
+                answer_known="answer" in entry,  # null is an answer too: the documents did not answer
+                understood_as=_history_text(entry.get("understood_as"), f"{where}.understood_as"),
             )
-        refused = _refused_character(entry.strip())
-        if refused:
-            raise InvalidRequestError(f'"history"[{position}] contains {refused}; remove it', code="invalid_history")
-        if entry.strip():
-            history.append(entry.strip())
+        )
     return history
+
+
+def _history_text(value, where: str, *, required: bool = False) -> str | None:
+    """A text field of a history entry, stripped; None when null (and allowed)."""
+    limit = settings().max_question_chars
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{where} must be a string{'' if required else ' or null'}, got {_json_type(value)}", code="invalid_history")
+    if len(value) > limit:
+        raise InvalidRequestError(f"{where} is {len(value)} characters; the limit is {limit}", code="invalid_history")
+    refused = _refused_character(value.strip())
+    if refused:
+        raise InvalidRequestError(f"{where} contains {refused}; remove it", code="invalid_history")
+    return value.strip() or (None if not required else "")
 
 
 def _top_k(value) -> int:

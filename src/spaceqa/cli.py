@@ -176,6 +176,8 @@ def ask(question: str, corpus_dir: Path | None, index_dir: Path | None, history:
     if as_json:
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
+    if body.get("understood_as"):
+        click.echo(f"(understood as: {body['understood_as']})")
     if body["answer"] is None:
         click.echo("The documents do not answer this question.")
         if body["answers"]:
@@ -248,6 +250,11 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         return
     for name, value in report.metrics.items():
         click.echo(f"{name:>16}  {value}")
+    if report.by_kind:
+        shown = ("questions", "em", "f1", "right_abstain", "false_abstain")
+        click.echo("\nper kind of turn:\n" + f"{'':>16}  " + "  ".join(f"{name:>13}" for name in shown))
+        for kind, metrics in report.by_kind.items():
+            click.echo(f"{kind:>16}  " + "  ".join(f"{metrics[name]:>13}" for name in shown))
     misses = report.misses()
     if misses:
         click.echo(f"\n{len(misses)} misses:")
@@ -255,6 +262,8 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         expected = " | ".join(miss.gold) if miss.gold else "(no answer)"
         answered = repr(miss.answer) if miss.answer is not None else f"null (top candidate {miss.candidate!r})"
         click.echo(f"- [{miss.item_id}] {miss.question}\n    expected: {expected}\n    answered: {answered} (score {miss.score:.2f})")
+        if miss.understood_as:
+            click.echo(f"    understood as: {miss.understood_as}")
         if miss.gold and not miss.sentence_hit:
             click.echo(f"    sentence: {miss.sentence}")
 

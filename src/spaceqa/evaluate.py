@@ -4,7 +4,10 @@ Two formats are read:
 
 * JSONL, one object a line: ``{"id", "question", "answers": [...], "docs": [...]}``
   (``answers: []`` means the documents do not answer it), or ``{"id", "turns": [...]}`` for
-  a conversation whose later questions are asked with the earlier ones as ``history``;
+  a conversation whose later questions are asked with the earlier turns as ``history``:
+  each earlier question with the answer SpaceQA gave it, as the web chat sends them.  A
+  turn may name its ``kind`` (``pronoun``, ``fragment``…); the metrics are then also
+  given per kind;
 * SQuAD JSON (v1.1 and v2.0).  Each paragraph is a document named ``<Title>-<NNN>.txt``
   (NNN its index within its article; characters outside ``A-Za-z0-9_.-`` in the title
   become ``_``), and every question is asked over all of them; ``is_impossible``
@@ -36,11 +39,12 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from .conversation import PastTurn
 from .records import AskResult
 
 
 class Asker(Protocol):
-    def ask(self, question: str, history: Sequence[str] = (), top_k: int = 3) -> AskResult: ...
+    def ask(self, question: str, history: Sequence[PastTurn | str] = (), top_k: int = 3) -> AskResult: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Turn:
     question: str
     answers: list[str]
     docs: list[str]
+    kind: str = ""  # for conversations: how the turn leans on the earlier ones
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Outcome:
     item_id: str
     question: str
     history: list[str]
+    kind: str
+    understood_as: str | None
     gold: list[str]
     gold_docs: list[str]
     answer: str | None
@@ -92,6 +99,7 @@ class Report:
     k: int
     metrics: dict[str, float]
     outcomes: list[Outcome] = field(default_factory=list)
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)  # metrics per turn kind, when turns name one
 
     def misses(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.correct or (o.answerable and not o.sentence_hit)]
@@ -100,11 +108,14 @@ class Report:
         return {
             "k": self.k,
             "metrics": self.metrics,
+            **({"by_kind": self.by_kind} if self.by_kind else {}),
             "misses": [
                 {
                     "id": o.item_id,
                     "question": o.question,
                     "history": o.history,
+                    "kind": o.kind,
+                    "understood_as": o.understood_as,
                     "gold": o.gold,
                     "answer": o.answer,
                     "candidate": o.candidate,
@@ -152,7 +163,7 @@ def load_items(path: Path) -> list[Item]:
                 continue
             row = json.loads(line)
             rows = row["turns"] if "turns" in row else [row]
-            turns = [Turn(t["question"], list(t.get("answers", [])), list(t.get("docs", []))) for t in rows]
+            turns = [Turn(t["question"], list(t.get("answers", [])), list(t.get("docs", [])), str(t.get("kind", ""))) for t in rows]
             items.append(Item(str(row.get("id", number)), turns))
     return items
 
@@ -189,23 +200,27 @@ def sample(items: list, limit: int, seed: int = 0) -> list:
 
 
 def evaluate(asker: Asker, items: list[Item], k: int = 3) -> Report:
-    """Ask every question (conversations turn by turn) and score the answers."""
+    """Ask every question (conversations turn by turn, with the answers given so far) and score the answers."""
     outcomes = []
     for item in items:
-        history: list[str] = []
+        history: list[PastTurn] = []
         for turn in item.turns:
             result = asker.ask(turn.question, history, top_k=k)
             outcomes.append(_score(item.item_id, turn, history, result))
-            history = history + [turn.question]
-    return Report(k=k, metrics=summarise(outcomes, k), outcomes=outcomes)
+            history = history + [PastTurn(turn.question, result.answer, answer_known=True, understood_as=result.understood_as)]
+    kinds = sorted({o.kind for o in outcomes if o.kind})
+    by_kind = {kind: summarise([o for o in outcomes if o.kind == kind], k) for kind in kinds}
+    return Report(k=k, metrics=summarise(outcomes, k), outcomes=outcomes, by_kind=by_kind)
 
 
-def _score(item_id: str, turn: Turn, history: list[str], result: AskResult) -> Outcome:
+def _score(item_id: str, turn: Turn, history: list[PastTurn], result: AskResult) -> Outcome:
     top = result.answers[0] if result.answers else None
     outcome = Outcome(
         item_id=item_id,
         question=turn.question,
-        history=list(history),
+        history=[past.question for past in history],
+        kind=turn.kind,
+        understood_as=result.understood_as,
         gold=turn.answers,
         gold_docs=turn.docs,
         answer=result.answer,
@@ -250,11 +265,12 @@ def summarise(outcomes: list[Outcome], k: int) -> dict[str, float]:
     }
 
 
-def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -> dict[str, float]:
+def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0, within_sentences: bool = True) -> dict[str, float]:
     """Score the reader alone, given each question's own paragraph (no retrieval).
 
     The paragraph is split into sentences and read as windows around each of them, as the
-    pipeline reads retrieved sentences; the most confident span is the answer, and the
+    pipeline reads retrieved sentences (spans kept inside one sentence unless
+    ``within_sentences`` is False); the most confident span is the answer, and the
     reader abstains when that window's answerability logit is below zero.  ``limit``
     questions are sampled (with ``seed``) when the file has more.  Separates how well the
     reader reads from how well retrieval finds.
@@ -278,7 +294,8 @@ def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -
         budget = reader.settings.window_budget(reader.question_tokens(question))
         ranges = sorted({window_range(c, counts, budget) for c in range(len(spans))})
         windows = [(spans[first][0], spans[last - 1][1]) for first, last in ranges]
-        readings = reader.read(question, [context[s:e] for s, e in windows])
+        starts = [[spans[i][0] - spans[first][0] for i in range(first + 1, last)] for first, last in ranges]
+        readings = reader.read(question, [context[s:e] for s, e in windows], starts if within_sentences else None)
         best_window, best = max(zip(windows, readings), key=lambda pair: pair[1].confidence)
         span = context[best_window[0] + best.start : best_window[0] + best.end]
         outcomes.append((answers, span, best.answerable_logit >= 0))

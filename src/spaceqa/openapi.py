@@ -206,17 +206,40 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                         },
                         "history": {
                             "type": "array", "maxItems": max_history, "default": [],
-                            "items": {"type": "string", "maxLength": max_question_chars},
-                            "description": "Earlier questions of this chat, oldest first; makes follow-ups work.",
+                            "items": {"oneOf": [{"type": "string", "maxLength": max_question_chars}, _ref("PastTurn")]},
+                            "description": (
+                                "Earlier turns of this chat, oldest first; makes follow-ups work. Each is the earlier question, "
+                                "or better the question with the answer the user saw, which spares asking it again."
+                            ),
                         },
                         "top_k": {"type": "integer", "minimum": 1, "maximum": api.MAX_TOP_K, "default": api.DEFAULT_TOP_K, "description": "How many answers to return."},
                     },
                 },
+                "PastTurn": {
+                    "type": "object",
+                    "required": ["question"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "question": {"type": "string", "maxLength": max_question_chars},
+                        "answer": {
+                            "type": ["string", "null"], "maxLength": max_question_chars,
+                            "description": "The answer the user saw; null when there was none. Left out: the question is asked again to learn it.",
+                        },
+                        "understood_as": {
+                            "type": ["string", "null"], "maxLength": max_question_chars,
+                            "description": "The `understood_as` SpaceQA returned for that question, so that a pronoun two turns on is still resolved.",
+                        },
+                    },
+                },
                 "AskResponse": {
                     "type": "object",
-                    "required": ["question", "answer", "answers", "took_ms"],
+                    "required": ["question", "understood_as", "answer", "answers", "took_ms"],
                     "properties": {
                         "question": {"type": "string"},
+                        "understood_as": {
+                            "type": ["string", "null"],
+                            "description": "How a follow-up was understood, e.g. with the earlier answer in place of a pronoun; null when the question was taken as asked.",
+                        },
                         "answer": {"type": ["string", "null"], "description": "The top answer's text, or null when its score is below the minimum: the documents do not answer."},
                         "answers": {"type": "array", "items": _ref("Answer"), "description": "Best first, at most top_k, one per distinct sentence."},
                         "took_ms": {"type": "number", "minimum": 0},

@@ -22,7 +22,7 @@ from .cache import LruCache
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexMismatchError, SpaceQAError
-from .followup import Rewrite, is_follow_up, rewrite
+from .conversation import Interpretation, PastTurn, choose, interpretations
 from .index import LoadedIndex, current_version, load_index
 from .reader import ExtractiveReader
 from .records import AskResult
@@ -30,7 +30,9 @@ from .retrieve import Query, Retriever
 from .text import terms
 
 log = logging.getLogger("spaceqa")
-HISTORY_USED = 2  # how many earlier questions may feed the context of a follow-up
+# A client that sends questions without their answers gets the last one asked again, with at
+# most the HISTORY_USED - 1 turns before it as its own history (and so on back, cached).
+HISTORY_USED = 3
 
 
 class Engine:
@@ -91,10 +93,14 @@ class Engine:
     def index(self) -> LoadedIndex:
         return self._state[0]
 
-    def ask(self, question: str, history: Sequence[str] = (), top_k: int = 3) -> AskResult:
-        """Answer ``question``; ``history`` holds the earlier questions of the chat, oldest first."""
+    def ask(self, question: str, history: Sequence[PastTurn | str] = (), top_k: int = 3) -> AskResult:
+        """Answer ``question``; ``history`` holds the earlier turns of the chat, oldest first.
+
+        A follow-up is asked in each of its interpretations (see ``conversation.py``), and
+        the one the reader is confident in is answered; ``understood_as`` says which.
+        """
         started = time.perf_counter()
-        readings, answerer = self._read(question, history)
+        understood, readings, answerer = self._read(question, history)
         answers = answerer.answers(readings[:top_k])
         best = answers[0] if answers else None
         return AskResult(
@@ -102,32 +108,46 @@ class Engine:
             answer=best.text if best and best.score >= self.min_score else None,
             answers=answers,
             took_ms=(time.perf_counter() - started) * 1000,
+            understood_as=understood.understood_as,
         )
 
-    def readings(self, question: str, history: Sequence[str] = ()) -> list[Reading]:
+    def readings(self, question: str, history: Sequence[PastTurn | str] = ()) -> list[Reading]:
         """Every window read, with its span, features and score, best first (for calibration and debugging)."""
-        return self._read(question, history)[0]
+        return self._read(question, history)[1]
 
     def window_texts(self, question: str) -> list[str]:
         """The windows the reader reads for a standalone ``question`` (benchmarks time the reader on them)."""
         _, retriever, answerer = self._state
         return answerer.window_texts(question, retriever.candidates(Query(vector=self._embed(question), terms=terms(question))))
 
-    def _read(self, question: str, history: Sequence[str]) -> tuple[list[Reading], Answerer]:
-        index, retriever, answerer = self._state  # one snapshot: the whole request sees one index
-        search_text, context = question, ""
-        if history and is_follow_up(question):
-            rewritten = self._rewrite(index, question, list(history))
-            search_text, context = rewritten.search_text, rewritten.context
-        query = Query(vector=self._embed(search_text), terms=terms(f"{search_text} {context}"))
-        return answerer.readings(search_text, retriever.candidates(query)), answerer
+    def _read(self, question: str, history: Sequence[PastTurn | str]) -> tuple[Interpretation, list[Reading], Answerer]:
+        state = self._state  # one snapshot: the whole request sees one index
+        past = [turn if isinstance(turn, PastTurn) else PastTurn(turn) for turn in history]
+        previous = self._with_answer(state[0], past) if past else None
+        options = interpretations(question, previous)
+        readings = [self._read_as(state, option) for option in options]
+        answerer = state[2]
+        if len(options) == 1:
+            return options[0], readings[0], answerer
+        earlier = set(terms(options[-1].context))  # every reading but the one as asked has the earlier turn as context
+        related = [bool(found) and bool(earlier & set(terms(answerer.window_text(found[0])))) for found in readings]
+        chosen = choose([found[0].score if found else 0.0 for found in readings], options, related)
+        return options[chosen], readings[chosen], answerer
 
-    def _rewrite(self, index: LoadedIndex, question: str, history: list[str]) -> Rewrite:
-        """Rewrite a follow-up with the answer to the previous question (re-asked, and cached)."""
-        previous, before = history[-1], history[:-1][-(HISTORY_USED - 1) :]
-        key = ("ask", index.version, previous, tuple(before))
-        previous_result = self._cache.get_or_compute(key, lambda: self.ask(previous, before, top_k=1))
-        return rewrite(question, previous, previous_result.answer)
+    def _read_as(self, state: tuple[LoadedIndex, Retriever, Answerer], option: Interpretation) -> list[Reading]:
+        _, retriever, answerer = state
+        query = Query(vector=self._embed(option.search_text), terms=terms(f"{option.question} {option.context}"))
+        return answerer.readings(option.question, retriever.candidates(query))
+
+    def _with_answer(self, index: LoadedIndex, past: list[PastTurn]) -> PastTurn:
+        """The last turn, with its answer and how it was understood: asked again (and cached) when not given."""
+        last = past[-1]
+        if last.answer_known:
+            return last
+        before = tuple(past[:-1][-(HISTORY_USED - 1) :])
+        key = ("ask", index.version, last.question, before)
+        result = self._cache.get_or_compute(key, lambda: self.ask(last.question, before, top_k=1))
+        return PastTurn(last.question, result.answer, answer_known=True, understood_as=result.understood_as)
 
     def _embed(self, text: str) -> np.ndarray:
         return self._cache.get_or_compute(("vector", text), lambda: self.embedder.embed([text])[0])

@@ -87,10 +87,12 @@ class AskResult:
     answer: str | None
     answers: list[Answer]
     took_ms: float
+    understood_as: str | None = None  # the question as SpaceQA understood it, when not as asked (a follow-up)
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
+            "understood_as": self.understood_as,
             "answer": self.answer,
             "answers": [answer.to_dict() for answer in self.answers],
             "took_ms": round(self.took_ms, 1),

@@ -72,7 +72,40 @@ def test_a_follow_up_sends_the_earlier_questions_as_history(page: Page):
     ask(page, FOLLOW_UP)
 
     expect(reply(page, 1).locator(".answer-text")).to_have_text("115")
-    assert bodies == [{"question": FIRST, "history": []}, {"question": FOLLOW_UP, "history": [FIRST]}]
+    # Each earlier turn goes with the answer shown, so the server need not ask it again.
+    assert bodies == [
+        {"question": FIRST, "history": []},
+        {"question": FOLLOW_UP, "history": [{"question": FIRST, "answer": "Norman Thagard", "understood_as": None}]},
+    ]
+
+
+def test_a_conversation_shows_how_each_follow_up_was_understood(page: Page):
+    """A fragment, a switch of topic and a pronoun, each answered; the follow-ups say how they were read."""
+    bodies = asked(page)
+    turns = [
+        ("Who was the first Russian cosmonaut to fly aboard an American Space Shuttle?", "Sergei Krikalev", None),
+        # a fragment, completed from the question before it
+        ("On which mission?", "STS-60", "On which mission was the first Russian cosmonaut to fly aboard an American Space Shuttle?"),
+        (FIRST, "Norman Thagard", None),  # a new topic, taken as asked
+        (FOLLOW_UP, "115", "How many days did Norman Thagard spend there?"),  # "he" is the answer before it
+    ]
+    for number, (question, answer, understood) in enumerate(turns):
+        ask(page, question)
+        expect(reply(page, number).locator(".answer-text")).to_contain_text(answer)
+        line = page.locator(".turn").nth(number).locator(".understood")
+        if understood:
+            expect(line).to_be_visible()
+            expect(line).to_have_text(f"Understood as: {understood}")
+        else:
+            expect(line).to_be_hidden()
+    # the pronoun's question went with what the page had shown: answers and readings
+    assert bodies[3]["history"][-2:] == [
+        {"question": "On which mission?", "answer": "STS-60 mission", "understood_as": turns[1][2]},
+        {"question": FIRST, "answer": "Norman Thagard", "understood_as": None},
+    ]
+
+    page.reload()  # the readings are kept with the conversation
+    expect(page.locator(".understood:visible")).to_have_text([f"Understood as: {turns[1][2]}", f"Understood as: {turns[3][2]}"])
 
 
 def test_an_example_question_is_asked_with_one_click(page: Page):
@@ -163,7 +196,8 @@ def test_new_chat_clears_the_conversation_and_a_reload_restores_it(page: Page):
     bodies = asked(page)
     ask(page, UNANSWERABLE)  # the restored chat still gives its history to a follow-up
     expect(reply(page, 2)).to_contain_text("do not answer")
-    assert bodies == [{"question": UNANSWERABLE, "history": [FIRST, FOLLOW_UP]}]
+    assert [turn["question"] for turn in bodies[0]["history"]] == [FIRST, FOLLOW_UP]
+    assert [turn["answer"] for turn in bodies[0]["history"]] == ["Norman Thagard", "115"]
 
     page.get_by_role("button", name="New chat").click()
     expect(page.locator(".turn")).to_have_count(0)
@@ -255,7 +289,7 @@ def test_a_link_asks_its_question_once_and_each_question_offers_its_link(page: P
     ask(page, "What does it link?")  # a follow-up follows on from the linked question alone
     expect(page.locator(".turn")).to_have_count(3)
     expect(reply(page)).not_to_contain_text("Searching the documents")
-    assert bodies[1:] == [{"question": "What does it link?", "history": [linked]}]
+    assert [(body["question"], [turn["question"] for turn in body["history"]]) for body in bodies[1:]] == [("What does it link?", [linked])]
 
     link.click()  # the first question's link asks it again, at the end of the chat
     expect(page.locator(".question-text")).to_have_text([FIRST, linked, "What does it link?", FIRST])

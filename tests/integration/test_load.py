@@ -83,7 +83,7 @@ def test_concurrent_clients_all_get_well_formed_answers(tmp_path, access_lines):
         assert status == 200 and content_type == "application/json", raw[:300]
         body = json.loads(raw)
         assert body["question"] == question  # each response belongs to its own request
-        assert set(body) == {"question", "answer", "answers", "took_ms"} and body["answers"]
+        assert set(body) == {"question", "understood_as", "answer", "answers", "took_ms"} and body["answers"]
     # Counted once each, from 8 threads at once: no update lost, none doubled.
     assert 'spaceqa_http_requests_total{method="POST",route="/ask",status="200"} 480.0' in metrics
     assert 'spaceqa_http_request_duration_seconds_count{method="POST",route="/ask"} 480.0' in metrics

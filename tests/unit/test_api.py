@@ -18,8 +18,9 @@ def test_ask_returns_the_documented_shape(tiny_client):
     response = ask(tiny_client, question="How long did Valeri Polyakov stay aboard Mir?")
     assert response.status_code == 200 and response.is_json
     body = response.get_json()
-    assert set(body) == {"question", "answer", "answers", "took_ms"}
+    assert set(body) == {"question", "understood_as", "answer", "answers", "took_ms"}
     assert body["question"] == "How long did Valeri Polyakov stay aboard Mir?"
+    assert body["understood_as"] is None  # no history: taken as asked
     assert 1 <= len(body["answers"]) <= 3
     for answer in body["answers"]:
         assert set(answer) == ANSWER_FIELDS
@@ -99,6 +100,11 @@ BAD_REQUESTS = [
     ("history of numbers", dict(json={"question": "Mir?", "history": [1, 2]}), 400, "invalid_history"),
     ("history too long", dict(json={"question": "Mir?", "history": ["q"] * 21}), 400, "invalid_history"),
     ("history entry too long", dict(json={"question": "Mir?", "history": ["x" * 501]}), 400, "invalid_history"),
+    ("history turn without question", dict(json={"question": "Mir?", "history": [{"answer": "1986"}]}), 400, "invalid_history"),
+    ("history turn, numeric answer", dict(json={"question": "Mir?", "history": [{"question": "When?", "answer": 1986}]}), 400, "invalid_history"),
+    ("history turn, unknown field", dict(json={"question": "Mir?", "history": [{"question": "When?", "reply": "1986"}]}), 400, "invalid_history"),
+    ("history turn, answer too long", dict(json={"question": "Mir?", "history": [{"question": "When?", "answer": "x" * 501}]}), 400, "invalid_history"),
+    ("history turn, NUL in answer", dict(json={"question": "Mir?", "history": [{"question": "When?", "answer": "19\u000086"}]}), 400, "invalid_history"),
     ("body over the size limit", dict(json={"question": "Mir?", "padding": "x" * 70_000}), 413, "request_entity_too_large"),
 ]
 
@@ -136,6 +142,31 @@ def test_an_unexpected_failure_is_a_json_500_without_a_trace(tiny_app, monkeypat
 def test_history_is_accepted_and_blank_entries_ignored(tiny_client):
     response = ask(tiny_client, question="When was it launched?", history=["Tell me about Mir", "  "])
     assert response.status_code == 200
+
+
+def asked_questions(app) -> list[str]:
+    """Record every question the engine asks itself, the earlier ones it asks again included."""
+    engine = app.extensions["spaceqa"]
+    asked, ask_once = [], engine.ask
+
+    def recording(question, history=(), top_k=3):
+        asked.append(question)
+        return ask_once(question, history, top_k)
+
+    engine.ask = recording  # the engine's own self.ask finds this one too
+    return asked
+
+
+def test_an_earlier_question_is_asked_again_only_when_its_answer_is_not_given(tiny_app):
+    client, asked = tiny_app.test_client(), asked_questions(tiny_app)
+    assert ask(client, question="When was it launched?", history=["Tell me about Mir"]).status_code == 200
+    assert asked == ["When was it launched?", "Tell me about Mir"]
+
+    asked.clear()
+    for answer in ("the Mir space station", None):  # null: the user was told the documents do not answer
+        history = [{"question": "Which station did Polyakov live on?", "answer": answer}]
+        assert ask(client, question="When was it launched?", history=history).status_code == 200
+    assert asked == ["When was it launched?", "When was it launched?"]
 
 
 def test_the_page_is_served(tiny_client):

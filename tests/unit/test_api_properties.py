@@ -57,7 +57,7 @@ def check(response) -> None:
     assert response.is_json
     body = response.get_json()
     if response.status_code == 200:
-        assert set(body) == {"question", "answer", "answers", "took_ms"}
+        assert set(body) == {"question", "understood_as", "answer", "answers", "took_ms"}
     else:
         assert 400 <= response.status_code < 500
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from spaceqa.conversation import PastTurn
 from spaceqa.evaluate import answer_in_sentence, evaluate, exact_match, f1_score, load_items, normalise_answer, sample
 from spaceqa.records import Answer, AskResult
 
@@ -59,7 +60,8 @@ def test_metrics_over_answerable_unanswerable_and_conversations(tmp_path):
     assert (m["questions"], m["answerable"], m["unanswerable"]) == (5, 4, 1)
     assert m["em"] == 50.0 and m["sentence_hit@1"] == 75.0 and m["doc_recall@3"] == 75.0
     assert m["right_abstain"] == 100.0 and m["false_abstain"] == 25.0
-    assert asker.calls[-1] == ("T2", ["T1"])  # a later turn carries the earlier questions
+    # a later turn carries the earlier questions with the answers given to them
+    assert asker.calls[-1] == ("T2", [PastTurn("T1", "Soyuz", answer_known=True)])
     assert {miss.item_id for miss in report.misses()} == {"b", "d"}
 
 

@@ -111,7 +111,8 @@ def test_limits_are_those_of_this_server(tmp_path, tiny_corpus, fake_embedder):
     spec = app.test_client().get("/openapi.json").get_json()
     request = schema(spec, "AskRequest")["properties"]
     assert request["question"]["maxLength"] == 123
-    assert request["history"]["maxItems"] == 4 and request["history"]["items"]["maxLength"] == 123
+    assert request["history"]["maxItems"] == 4 and request["history"]["items"]["oneOf"][0]["maxLength"] == 123
+    assert schema(spec, "PastTurn")["properties"]["answer"]["maxLength"] == 123
     client = app.test_client()
     assert client.post("/ask", json={"question": "x" * 124}).status_code == 400
     assert client.post("/ask", json={"question": "x" * 123}).status_code == 200
