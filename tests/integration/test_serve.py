@@ -117,3 +117,14 @@ def test_an_index_built_by_another_process_is_served_without_a_restart(server):
     assert request(f"{server}/healthz")[1]["documents"] == 6
     status, body = request(f"{server}/ask", {"question": "In which city was the Selene Accord signed?"})
     assert status == 200 and body["answer"] == "Reykjavik" and body["answers"][0]["doc_id"] == "selene.txt"
+
+
+def test_a_starting_server_says_what_it_is_doing_before_it_serves(server):
+    """A first start is long (model, index, reader): each step is said, in order, before "serving".
+
+    (On a terminal the build also shows a progress bar; written to a file, as here, it does not.)
+    """
+    log = server_paths[server][2].read_text(encoding="utf-8")
+    steps = ["loading the embedding model", "building the index, because there is no index", "indexed 5", "loading the reader", f"at {server}"]
+    positions = [log.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), log[:2000]
