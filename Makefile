@@ -25,11 +25,12 @@ serve: install
 index: install
 	$(BIN)/spaceqa index
 
-# The browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`);
+# the reverse-proxy test runs the README's nginx configuration in front of SpaceQA.
 chromium:
-	@[ -x /usr/bin/chromium ] || { \
+	@[ -x /usr/bin/chromium ] && [ -x /usr/sbin/nginx ] || { \
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+		$$SUDO apt-get update && $$SUDO apt-get install -y chromium nginx; }
 
 test: install chromium
 	$(BIN)/python -m pytest
