@@ -265,13 +265,13 @@ def summarise(outcomes: list[Outcome], k: int) -> dict[str, float]:
     }
 
 
-def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0, within_sentences: bool = True) -> dict[str, float]:
+def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -> dict[str, float]:
     """Score the reader alone, given each question's own paragraph (no retrieval).
 
     The paragraph is split into sentences and read as windows around each of them, as the
-    pipeline reads retrieved sentences (spans kept inside one sentence unless
-    ``within_sentences`` is False); the most confident span is the answer, and the
-    reader abstains when that window's answerability logit is below zero.  ``limit``
+    pipeline reads retrieved sentences (spans kept inside one sentence); the most
+    confident span is the answer, and the reader abstains when that window's
+    answerability logit is below zero.  ``limit``
     questions are sampled (with ``seed``) when the file has more.  Separates how well the
     reader reads from how well retrieval finds.
     """
@@ -295,7 +295,7 @@ def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0, w
         ranges = sorted({window_range(c, counts, budget) for c in range(len(spans))})
         windows = [(spans[first][0], spans[last - 1][1]) for first, last in ranges]
         starts = [[spans[i][0] - spans[first][0] for i in range(first + 1, last)] for first, last in ranges]
-        readings = reader.read(question, [context[s:e] for s, e in windows], starts if within_sentences else None)
+        readings = reader.read(question, [context[s:e] for s, e in windows], starts)
         best_window, best = max(zip(windows, readings), key=lambda pair: pair[1].confidence)
         span = context[best_window[0] + best.start : best_window[0] + best.end]
         outcomes.append((answers, span, best.answerable_logit >= 0))
