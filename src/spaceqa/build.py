@@ -21,9 +21,9 @@ from . import chunk
 from .chunk import ChunkParams, chunk_sentences, count_words, split_sentences
 from .embed import Embedder
 from .errors import EmptyCorpusError, IndexMismatchError, IndexMissingError
-from .index import IndexContent, LoadedIndex, build_lock, load_index, read_manifest, remove_unfinished_builds, staleness, write_index
+from .index import ChunkTable, IndexContent, LoadedIndex, SentenceTable, build_lock, load_index, read_manifest, remove_unfinished_builds, staleness, write_index
 from .ingest import corpus_fingerprint, load_corpus
-from .records import Chunk, Document, Sentence
+from .records import Document
 
 log = logging.getLogger("spaceqa")
 
@@ -144,16 +144,17 @@ def prepare_documents(documents: list[Document], params: ChunkParams) -> list[Pr
 
 def assemble(documents: list[PreparedDocument]) -> IndexContent:
     """Number the sentences and passages of prepared documents, in order, into index content."""
-    sentences: list[Sentence] = []
-    chunks: list[Chunk] = []
-    for prepared in documents:
-        doc_id, base = prepared.document.doc_id, len(sentences)
-        sentences += [Sentence(base + i, doc_id, start, end) for i, (start, end) in enumerate(prepared.sentences)]
-        chunks += [Chunk(len(chunks) + i, doc_id, s, e, base + f, base + l) for i, (s, e, f, l) in enumerate(prepared.chunks)]
+    sentence_rows: list[tuple[int, int, int]] = []
+    chunk_rows: list[tuple[int, int, int, int, int]] = []
+    for number, prepared in enumerate(documents):
+        base = len(sentence_rows)
+        sentence_rows += [(number, start, end) for start, end in prepared.sentences]
+        chunk_rows += [(number, s, e, base + f, base + l) for s, e, f, l in prepared.chunks]
+    doc_ids = [p.document.doc_id for p in documents]
     return IndexContent(
         documents=[p.document for p in documents],
-        sentences=sentences,
-        chunks=chunks,
+        sentences=SentenceTable(doc_ids, np.array(sentence_rows, dtype=np.int64)),
+        chunks=ChunkTable(doc_ids, np.array(chunk_rows, dtype=np.int64)),
         sentence_vectors=_stack([p.sentence_vectors for p in documents]),
         chunk_vectors=_stack([p.chunk_vectors for p in documents]),
     )
@@ -183,11 +184,13 @@ def _reusable_index(index_dir: Path, embedder: Embedder, params: ChunkParams) ->
 
 def _reuse(index: LoadedIndex, doc_id: str) -> PreparedDocument:
     first_sentence, last_sentence, first_chunk, last_chunk = index.document_ranges[doc_id]
+    sentences = index.sentences.rows[first_sentence:last_sentence, 1:]
+    chunks = index.chunks.rows[first_chunk:last_chunk, 1:] - [0, 0, first_sentence, first_sentence]
     return PreparedDocument(
         document=index.documents[doc_id],
-        sentences=[(s.start, s.end) for s in index.sentences[first_sentence:last_sentence]],
-        chunks=[(c.start, c.end, c.first_sentence - first_sentence, c.last_sentence - first_sentence) for c in index.chunks[first_chunk:last_chunk]],
-        sentence_vectors=index.sentence_vectors[first_sentence:last_sentence],
+        sentences=[tuple(row) for row in sentences.tolist()],
+        chunks=[tuple(row) for row in chunks.tolist()],
+        sentence_vectors=np.array(index.sentence_vectors[first_sentence:last_sentence]),
         chunk_vectors=index.chunk_vectors[first_chunk:last_chunk],
     )
 

@@ -8,12 +8,14 @@ Layout of an index folder::
         manifest.json      model, dimension, chunking, corpus hashes (and files that failed), counts, created-at, format
         documents.jsonl    the cleaned documents: every offset points into their text
         spans.npz          sentence and passage offsets
-        passages.faiss     passage vectors; row i is passage i
-        sentences.npy      sentence vectors (pooled from their passage); row i is sentence i
+        passages.faiss     passage vectors, searched exactly or by HNSW (see ``search_plan``); row i is passage i
+        sentences.npy      sentence vectors (pooled from their passage); row i is sentence i; memory-mapped
         bm25-passages/     bm25s lexical index over passages
         bm25-sentences/    bm25s lexical index over sentences
 
 Vectors are L2-normalised and searched by inner product, so scores are cosines.
+Sentences and passages are held as integer arrays (``SentenceTable``, ``ChunkTable``), not
+one Python object each: a million passages are some five million sentences.
 A build is written to a hidden temporary folder, renamed into place, and only then
 named in CURRENT: a crash at any point leaves the previous version serving.
 """
@@ -22,14 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
+import operator
 import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import bm25s
 import faiss
@@ -49,6 +53,25 @@ CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
 KEEP_OLD_VERSIONS = 1  # the previous build stays for requests still reading it
 
+# Below this many passages every question searches all vectors exactly: it costs a few
+# milliseconds and loses nothing.  From it on, passages are searched with an HNSW graph and
+# sentences only inside the passages the graph finds (bench/scale.py measures both).
+APPROXIMATE_FROM_PASSAGES = 50_000
+HNSW_NEIGHBOURS = 32  # links per vector: recall against memory (4 bytes a link)
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # candidates kept while searching: recall against time
+SENTENCE_SEARCH_PASSAGES = 64  # passages whose sentences are scored by vector, when not all are
+
+
+def search_plan(passages: int) -> dict:
+    """How an index of this many passages is searched; recorded in its manifest."""
+    if passages < APPROXIMATE_FROM_PASSAGES:
+        return {"passages": {"type": "flat"}, "sentences": {"type": "exact"}}
+    return {
+        "passages": {"type": "hnsw", "neighbours": HNSW_NEIGHBOURS, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": HNSW_EF_SEARCH},
+        "sentences": {"type": "within passages", "passages": SENTENCE_SEARCH_PASSAGES},
+    }
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -67,6 +90,8 @@ class Manifest:
     # unchanged bad file neither makes the index look stale nor is read again by every build;
     # it is retried when its hash changes.  (Absent from manifests written before: none failed.)
     failed: dict[str, dict[str, str]] = field(default_factory=dict)
+    # How vectors are searched (``search_plan``); manifests written before it searched exactly.
+    search: dict = field(default_factory=lambda: search_plan(0))
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -80,13 +105,61 @@ class Manifest:
         return cls(**data)
 
 
+class SpanTable(Sequence):
+    """One row of integers per sentence or passage; a record is made only when one is asked for."""
+
+    columns: tuple[str, ...] = ()
+
+    def __init__(self, doc_ids: Sequence[str], rows: np.ndarray) -> None:
+        self.doc_ids = list(doc_ids)  # row[0] is a position in this list
+        self.rows = np.asarray(rows, dtype=np.int64).reshape(-1, len(self.columns))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            return [self._record(i) for i in range(*key.indices(len(self)))]
+        i = operator.index(key)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"row {i} of {len(self)}")
+        return self._record(i % len(self))
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.doc_ids == other.doc_ids and np.array_equal(self.rows, other.rows)
+
+    __hash__ = None  # mutable arrays inside
+
+    def column(self, name: str) -> np.ndarray:
+        return self.rows[:, self.columns.index(name)]
+
+    def _record(self, i: int):
+        raise NotImplementedError
+
+
+class SentenceTable(SpanTable):
+    columns = ("document", "start", "end")
+
+    def _record(self, i: int) -> Sentence:
+        document, start, end = self.rows[i].tolist()
+        return Sentence(i, self.doc_ids[document], start, end)
+
+
+class ChunkTable(SpanTable):
+    columns = ("document", "start", "end", "first_sentence", "last_sentence")
+
+    def _record(self, i: int) -> Chunk:
+        document, start, end, first, last = self.rows[i].tolist()
+        return Chunk(i, self.doc_ids[document], start, end, first, last)
+
+
 @dataclass(frozen=True)
 class IndexContent:
     """Everything a build produces, before it is written."""
 
     documents: list[Document]
-    sentences: list[Sentence]
-    chunks: list[Chunk]
+    sentences: SentenceTable  # doc_ids: those of ``documents``, in order
+    chunks: ChunkTable
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
 
@@ -94,21 +167,28 @@ class IndexContent:
 class LoadedIndex:
     """A read-only index in memory; shared by all request threads."""
 
-    def __init__(self, path: Path, manifest: Manifest, content: IndexContent, *, faiss_passages, bm25_passages, bm25_sentences):
+    def __init__(
+        self, path: Path, manifest: Manifest, documents: list[Document], sentences: SentenceTable, chunks: ChunkTable,
+        *, sentence_vectors: np.ndarray, faiss_passages, bm25_passages, bm25_sentences,
+    ) -> None:
         self.path = path
         self.manifest = manifest
-        self.documents = {doc.doc_id: doc for doc in content.documents}
-        self.sentences = content.sentences
-        self.chunks = content.chunks
-        self.sentence_vectors = content.sentence_vectors
-        self.chunk_vectors = content.chunk_vectors
+        self.documents = {doc.doc_id: doc for doc in documents}
+        self.sentences = sentences
+        self.chunks = chunks
+        self.sentence_vectors = sentence_vectors  # memory-mapped: only the rows read are in memory
         self.bm25_passages = bm25_passages
         self.bm25_sentences = bm25_sentences
         self.faiss_passages = faiss_passages
-        self._sentence_chunk = _first_chunk_of_each_sentence(content.chunks, len(content.sentences))
+        self._sentence_chunk = _first_chunk_of_each_sentence(chunks, len(sentences))
         # doc_id -> (first sentence, last sentence, first chunk, last chunk), ends exclusive: a
         # build keeps each document's sentences and chunks together, in document order.
-        self.document_ranges = _document_ranges(content)
+        self.document_ranges = _document_ranges(documents, sentences, chunks)
+
+    @functools.cached_property
+    def chunk_vectors(self) -> np.ndarray:
+        """Every passage vector, read back from the FAISS index (builds reuse them; a question never needs them)."""
+        return self.faiss_passages.reconstruct_n(0, self.faiss_passages.ntotal)
 
     @property
     def version(self) -> str:
@@ -124,7 +204,7 @@ class LoadedIndex:
 
     def chunk_of_sentence(self, sentence_id: int) -> int:
         """The first passage that holds the sentence (passages overlap)."""
-        return self._sentence_chunk[sentence_id]
+        return int(self._sentence_chunk[sentence_id])
 
 
 
@@ -151,6 +231,7 @@ def write_index(index_dir: Path, content: IndexContent, *, model: str, chunking:
         },
         created_at=created.isoformat(timespec="seconds"),
         failed=dict(failed or {}),
+        search=search_plan(len(content.chunks)),
     )
     staging = index_dir / f".build-{version}"
     try:
@@ -202,22 +283,15 @@ def _write_files(folder: Path, content: IndexContent, manifest: Manifest) -> Non
         for doc in content.documents:
             row = {"doc_id": doc.doc_id, "title": doc.title, "sha256": doc.sha256, "text": doc.text, "pages": [list(p) for p in doc.pages]}
             handle.write(json.dumps(row) + "\n")
-    doc_index = {doc.doc_id: i for i, doc in enumerate(content.documents)}
-    np.savez(
-        folder / "spans.npz",
-        sentences=np.array([(doc_index[s.doc_id], s.start, s.end) for s in content.sentences], dtype=np.int64).reshape(-1, 3),
-        chunks=np.array(
-            [(doc_index[c.doc_id], c.start, c.end, c.first_sentence, c.last_sentence) for c in content.chunks], dtype=np.int64
-        ).reshape(-1, 5),
-    )
-    passages = faiss.IndexFlatIP(manifest.dimension)
-    passages.add(content.chunk_vectors)
-    faiss.write_index(passages, str(folder / "passages.faiss"))
-    np.save(folder / "sentences.npy", content.sentence_vectors)
-    texts = {d.doc_id: d.text for d in content.documents}
+    if content.sentences.doc_ids != [doc.doc_id for doc in content.documents]:
+        raise ValueError("the sentence table must number the documents in the order they are listed")
+    np.savez(folder / "spans.npz", sentences=content.sentences.rows, chunks=content.chunks.rows)
+    faiss.write_index(_passage_search_index(content.chunk_vectors, manifest.search["passages"]), str(folder / "passages.faiss"))
+    np.save(folder / "sentences.npy", np.ascontiguousarray(content.sentence_vectors, dtype=np.float32))
+    texts = [doc.text for doc in content.documents]
     # A passage is whole sentences, so its terms are its sentences' terms: tokenise each sentence once.
-    sentence_terms = [terms(texts[s.doc_id][s.start : s.end]) for s in content.sentences]
-    passage_terms = [[t for i in range(c.first_sentence, c.last_sentence) for t in sentence_terms[i]] for c in content.chunks]
+    sentence_terms = [terms(texts[d][start:end]) for d, start, end in content.sentences.rows.tolist()]
+    passage_terms = [[t for i in range(first, last) for t in sentence_terms[i]] for *_, first, last in content.chunks.rows.tolist()]
     _bm25_from(passage_terms).save(str(folder / "bm25-passages"), show_progress=False)
     _bm25_from(sentence_terms).save(str(folder / "bm25-sentences"), show_progress=False)
     # The manifest is written last: a folder without one is an unfinished build.
@@ -226,6 +300,19 @@ def _write_files(folder: Path, content: IndexContent, manifest: Manifest) -> Non
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+
+
+def _passage_search_index(vectors: np.ndarray, plan: dict):
+    """A FAISS index over the passage vectors, exact or HNSW as the plan says."""
+    dimension = vectors.shape[1]
+    if plan["type"] == "flat":
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, plan["neighbours"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = plan["ef_construction"]
+        index.hnsw.efSearch = plan["ef_search"]
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def _bm25_from(term_lists: list[list[str]]) -> bm25s.BM25:
@@ -302,41 +389,42 @@ def load_index(index_dir: Path) -> LoadedIndex:
             documents.append(Document(doc_id=row["doc_id"], title=row["title"], text=row["text"], sha256=row["sha256"], pages=pages))
     doc_ids = [doc.doc_id for doc in documents]
     with np.load(folder / "spans.npz") as spans:
-        sentences = [Sentence(i, doc_ids[d], int(s), int(e)) for i, (d, s, e) in enumerate(spans["sentences"].tolist())]
-        chunks = [Chunk(i, doc_ids[d], int(s), int(e), int(f), int(l)) for i, (d, s, e, f, l) in enumerate(spans["chunks"].tolist())]
+        sentences, chunks = SentenceTable(doc_ids, spans["sentences"]), ChunkTable(doc_ids, spans["chunks"])
     passages = faiss.read_index(str(folder / "passages.faiss"))
-    content = IndexContent(
-        documents=documents,
-        sentences=sentences,
-        chunks=chunks,
-        sentence_vectors=np.load(folder / "sentences.npy"),
-        chunk_vectors=passages.reconstruct_n(0, passages.ntotal),
-    )
+    if manifest.search["passages"]["type"] == "hnsw":
+        passages.hnsw.efSearch = manifest.search["passages"]["ef_search"]
     return LoadedIndex(
         folder,
         manifest,
-        content,
+        documents,
+        sentences,
+        chunks,
+        sentence_vectors=np.load(folder / "sentences.npy", mmap_mode="r"),
         faiss_passages=passages,
-        bm25_passages=bm25s.BM25.load(str(folder / "bm25-passages"), show_progress=False),
-        bm25_sentences=bm25s.BM25.load(str(folder / "bm25-sentences"), show_progress=False),
+        # Memory-mapped too: a question reads only the postings of its own terms.
+        bm25_passages=bm25s.BM25.load(str(folder / "bm25-passages"), mmap=True, show_progress=False),
+        bm25_sentences=bm25s.BM25.load(str(folder / "bm25-sentences"), mmap=True, show_progress=False),
     )
 
 
-def _document_ranges(content: IndexContent) -> dict[str, tuple[int, int, int, int]]:
-    ranges: dict[str, list[int]] = {doc.doc_id: [len(content.sentences), 0, len(content.chunks), 0] for doc in content.documents}
-    for sentence in content.sentences:
-        r = ranges[sentence.doc_id]
-        r[0], r[1] = min(r[0], sentence.sentence_id), max(r[1], sentence.sentence_id + 1)
-    for chunk in content.chunks:
-        r = ranges[chunk.doc_id]
-        r[2], r[3] = min(r[2], chunk.chunk_id), max(r[3], chunk.chunk_id + 1)
-    return {doc_id: (r[0], max(r[0], r[1]), r[2], max(r[2], r[3])) for doc_id, r in ranges.items()}
+def _document_ranges(documents: list[Document], sentences: SentenceTable, chunks: ChunkTable) -> dict[str, tuple[int, int, int, int]]:
+    # Rows are grouped by document, in the documents' order: each document's rows are one run.
+    numbers = np.arange(len(documents))
+    sentence_docs, chunk_docs = sentences.column("document"), chunks.column("document")
+    bounds = np.stack([
+        np.searchsorted(sentence_docs, numbers, "left"), np.searchsorted(sentence_docs, numbers, "right"),
+        np.searchsorted(chunk_docs, numbers, "left"), np.searchsorted(chunk_docs, numbers, "right"),
+    ], axis=1).tolist()
+    return {doc.doc_id: tuple(row) for doc, row in zip(documents, bounds)}
 
 
-def _first_chunk_of_each_sentence(chunks: list[Chunk], sentence_count: int) -> list[int]:
-    owner = [-1] * sentence_count
-    for chunk in chunks:
-        for sentence_id in range(chunk.first_sentence, chunk.last_sentence):
-            if owner[sentence_id] < 0:
-                owner[sentence_id] = chunk.chunk_id
+def _first_chunk_of_each_sentence(chunks: ChunkTable, sentence_count: int) -> np.ndarray:
+    """Row s: the lowest-numbered passage holding sentence s (passages overlap), or -1."""
+    first, last = chunks.column("first_sentence"), chunks.column("last_sentence")
+    lengths = np.maximum(last - first, 0)
+    chunk_ids = np.repeat(np.arange(len(chunks)), lengths)
+    sentence_ids = np.repeat(first - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+    owner = np.full(sentence_count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(owner, sentence_ids, chunk_ids)
+    owner[owner == np.iinfo(np.int64).max] = -1
     return owner

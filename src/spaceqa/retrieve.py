@@ -5,6 +5,11 @@ Four ranked lists are fused with reciprocal rank fusion (RRF): passages by vecto
 of the best passage that holds it, so a sentence whose own words are sparse
 ("He spent 115 days there.") is still found through its passage.  RRF needs no
 score normalisation across retrievers, which is why it is the fusion rule here.
+
+How vectors are searched follows the index's search plan (``index.search_plan``): a small
+index scores every sentence vector; a large one searches passages by HNSW and scores by
+vector only the sentences of the passages found, so no question touches every vector.
+BM25 lists come from bm25s's own top-k retrieval over memory-mapped postings.
 """
 
 from __future__ import annotations
@@ -56,19 +61,24 @@ class Retriever:
 
     def passages(self, query: Query) -> list[tuple[int, float]]:
         """Passages ranked by fused dense and BM25 evidence: ``[(chunk_id, rrf score)]``."""
-        dense = self._dense_passages(query, self.passages_k * 2)
+        return self._passages(query, self._dense_passages(query, self.passages_k * 2))
+
+    def _passages(self, query: Query, dense: list[int]) -> list[tuple[int, float]]:
         lexical = _top_bm25(self.index.bm25_passages, query.terms, self.passages_k * 2)
-        fused = reciprocal_rank_fusion([dense, lexical])
+        fused = reciprocal_rank_fusion([dense[: self.passages_k * 2], lexical])
         return sorted(fused.items(), key=lambda item: -item[1])[: self.passages_k]
 
     def candidates(self, query: Query) -> list[Candidate]:
         """Sentences worth reading, best first."""
-        passages = self.passages(query)
+        plan = self.index.manifest.search["sentences"]
+        searched = plan["passages"] if plan["type"] == "within passages" else 0
+        dense_passages = self._dense_passages(query, max(self.passages_k * 2, searched))
+        passages = self._passages(query, dense_passages)
         passage_ranking = [chunk_id for chunk_id, _ in passages]
         best_fused = passages[0][1] if passages else 1.0
         passage_fused = dict(passages)
-        sentence_cosines = self.index.sentence_vectors @ query.vector
-        dense_sentences = _top(sentence_cosines, self.sentences_k)
+        sentence_cosines = SentenceCosines(self.index.sentence_vectors, query.vector, within=dense_passages[:searched] if searched else None, chunks=self.index.chunks)
+        dense_sentences = sentence_cosines.top(self.sentences_k)
         lexical_sentences = _top_bm25(self.index.bm25_sentences, query.terms, self.sentences_k)
 
         # Every sentence of a retrieved passage takes that passage's rank.
@@ -89,7 +99,7 @@ class Retriever:
                     sentence_id=sentence_id,
                     chunk_id=chunk_id,
                     fused=score,
-                    sentence_cosine=float(sentence_cosines[sentence_id]),
+                    sentence_cosine=sentence_cosines[sentence_id],
                     passage_score=passage_fused.get(chunk_id, 0.0) / best_fused,
                 )
             )
@@ -103,6 +113,37 @@ class Retriever:
         return [int(i) for i in ids[0] if i >= 0]
 
 
+class SentenceCosines:
+    """Cosines of a query with sentence vectors: all of them, or those of some passages only.
+
+    Scoring only the sentences of the passages found keeps a large index's memory-mapped
+    vectors on disk except for the few rows a question reads; any other sentence's cosine
+    is computed when asked for.
+    """
+
+    def __init__(self, vectors: np.ndarray, query_vector: np.ndarray, *, within: list[int] | None, chunks) -> None:
+        self.vectors, self.query_vector = vectors, query_vector
+        if within is None:
+            self.ids, self.cosines = None, np.asarray(vectors @ query_vector)
+        else:
+            rows = chunks.rows[within] if within else np.zeros((0, 5), dtype=np.int64)
+            ids = np.unique(np.concatenate([np.arange(first, last) for first, last in rows[:, 3:5]] or [np.zeros(0, dtype=np.int64)]))
+            self.ids, self.cosines = ids, np.asarray(vectors[ids] @ query_vector) if len(ids) else np.zeros(0, dtype=np.float32)
+
+    def top(self, k: int) -> list[int]:
+        """The ``k`` sentences of highest cosine among those scored, best first."""
+        best = _top(self.cosines, k)
+        return best if self.ids is None else [int(self.ids[i]) for i in best]
+
+    def __getitem__(self, sentence_id: int) -> float:
+        if self.ids is None:
+            return float(self.cosines[sentence_id])
+        position = int(np.searchsorted(self.ids, sentence_id))
+        if position < len(self.ids) and self.ids[position] == sentence_id:
+            return float(self.cosines[position])
+        return float(self.vectors[sentence_id] @ self.query_vector)
+
+
 def _top(scores: np.ndarray, k: int) -> list[int]:
     k = min(k, len(scores))
     if k == 0:
@@ -113,8 +154,8 @@ def _top(scores: np.ndarray, k: int) -> list[int]:
 
 def _top_bm25(bm25, query_terms: list[str], k: int) -> list[int]:
     """Items with a positive BM25 score, best first (terms unknown to the index are ignored)."""
-    if not query_terms:
+    k = min(k, bm25.scores["num_docs"])
+    if not query_terms or k == 0:
         return []
-    scores = bm25.get_scores(query_terms)
-    ranked = _top(scores, k)
-    return [i for i in ranked if scores[i] > 0]
+    ids, scores = bm25.retrieve([query_terms], k=k, show_progress=False, n_threads=0)
+    return [int(i) for i, score in zip(ids[0], scores[0]) if score > 0]

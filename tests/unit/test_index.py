@@ -105,3 +105,21 @@ def test_an_unfinished_build_folder_is_never_current(tmp_path, tiny_corpus, fake
     (index_dir / "CURRENT").write_text("20990101T000000Z-broken\n")
     (index_dir / "20990101T000000Z-broken").mkdir()  # no manifest: not a complete build
     assert current_version(index_dir) is None
+
+
+def test_sentences_and_passages_are_rows_of_arrays_that_read_as_records(tmp_path, tiny_corpus, fake_embedder):
+    build_index(tiny_corpus, tmp_path / "index", fake_embedder, ChunkParams())
+    loaded = load_index(tmp_path / "index")
+    assert isinstance(loaded.sentences.rows, np.ndarray) and isinstance(loaded.sentence_vectors, np.memmap)
+    last = loaded.sentences[-1]
+    assert last.sentence_id == len(loaded.sentences) - 1 and loaded.sentences[len(loaded.sentences) - 1] == last
+    assert [s.sentence_id for s in loaded.sentences[2:5]] == [2, 3, 4]
+    with pytest.raises(IndexError):
+        loaded.sentences[len(loaded.sentences)]
+    for doc_id, (first_s, last_s, first_c, last_c) in loaded.document_ranges.items():
+        assert {s.doc_id for s in loaded.sentences[first_s:last_s]} == {doc_id}
+        assert {c.doc_id for c in loaded.chunks[first_c:last_c]} == {doc_id}
+    for sentence in loaded.sentences:  # the first passage holding each sentence
+        owner = loaded.chunks[loaded.chunk_of_sentence(sentence.sentence_id)]
+        assert owner.first_sentence <= sentence.sentence_id < owner.last_sentence
+        assert all(not (c.first_sentence <= sentence.sentence_id < c.last_sentence) for c in loaded.chunks[: owner.chunk_id])

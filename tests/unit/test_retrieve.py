@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from spaceqa import index as index_module
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import load_index
 from spaceqa.build import build_index
-from spaceqa.retrieve import RRF_K, Query, Retriever, reciprocal_rank_fusion
+from spaceqa.retrieve import RRF_K, Query, Retriever, SentenceCosines, reciprocal_rank_fusion
 from spaceqa.text import terms
 
 
@@ -57,3 +58,32 @@ def test_candidates_carry_their_evidence(retriever, fake_embedder):
 
 def test_a_query_with_no_known_terms_still_returns_dense_results(retriever, fake_embedder):
     assert retriever.candidates(query("zzz qqq", fake_embedder))
+
+
+def test_a_large_index_searches_by_hnsw_and_finds_what_exact_search_finds(tmp_path, tiny_corpus, fake_embedder, monkeypatch):
+    """The approximate plan, forced on a small corpus: the same first candidates as exact search."""
+    build_index(tiny_corpus, tmp_path / "exact", fake_embedder, ChunkParams())
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM_PASSAGES", 1)
+    build_index(tiny_corpus, tmp_path / "approximate", fake_embedder, ChunkParams())
+    exact, approximate = Retriever(load_index(tmp_path / "exact")), Retriever(load_index(tmp_path / "approximate"))
+    assert exact.index.manifest.search["passages"] == {"type": "flat"}
+    assert approximate.index.manifest.search["passages"]["type"] == "hnsw"
+    assert approximate.index.faiss_passages.hnsw.efSearch == index_module.HNSW_EF_SEARCH
+    for text in ("How long did Valeri Polyakov stay aboard Mir?", "tomatoes sun water", "Apollo Moon landing"):
+        q = query(text, fake_embedder)
+        assert [p for p, _ in approximate.passages(q)] == [p for p, _ in exact.passages(q)]
+        # Every passage of this corpus is within the searched ones, so the sentences scored are all of them.
+        assert [(c.sentence_id, round(c.sentence_cosine, 5)) for c in approximate.candidates(q)] == [
+            (c.sentence_id, round(c.sentence_cosine, 5)) for c in exact.candidates(q)
+        ]
+
+
+def test_sentence_cosines_of_some_passages_still_answer_for_any_sentence(retriever, fake_embedder):
+    index = retriever.index
+    q = query("Apollo Moon landing", fake_embedder)
+    everything = SentenceCosines(index.sentence_vectors, q.vector, within=None, chunks=index.chunks)
+    some = SentenceCosines(index.sentence_vectors, q.vector, within=[0], chunks=index.chunks)
+    first = index.chunks[0]
+    assert set(some.top(100)) == set(range(first.first_sentence, first.last_sentence))
+    for sentence_id in range(len(index.sentences)):  # inside passage 0 or not
+        assert some[sentence_id] == pytest.approx(everything[sentence_id], abs=1e-6)
