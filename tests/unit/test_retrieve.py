@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from spaceqa import index as index_module
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import load_index
 from spaceqa.build import build_index
-from spaceqa.retrieve import RRF_K, Query, Retriever, SentenceCosines, reciprocal_rank_fusion
+from spaceqa.retrieve import RRF_K, Query, Retriever, SentenceCosines, _top_bm25, reciprocal_rank_fusion
 from spaceqa.text import terms
 
 
@@ -87,3 +88,16 @@ def test_sentence_cosines_of_some_passages_still_answer_for_any_sentence(retriev
     assert set(some.top(100)) == set(range(first.first_sentence, first.last_sentence))
     for sentence_id in range(len(index.sentences)):  # inside passage 0 or not
         assert some[sentence_id] == pytest.approx(everything[sentence_id], abs=1e-6)
+
+
+def test_bm25_from_postings_ranks_as_bm25s_scores_with_ties_by_id():
+    import bm25s
+
+    texts = [["moon", "rocket"], ["moon"], ["garden", "tomato"], ["moon", "rocket"], ["rocket", "fuel", "moon", "moon"], ["tomato"]]
+    bm25 = bm25s.BM25()
+    bm25.index(texts, show_progress=False)
+    for question in (["moon", "rocket"], ["tomato", "unknown"], ["moon"], ["unknown"], []):
+        scores = bm25.get_scores(question) if question else np.zeros(len(texts))
+        expected = sorted((i for i in range(len(texts)) if scores[i] > 0), key=lambda i: (-scores[i], i))
+        for k in (1, 2, 3, 10):
+            assert _top_bm25(bm25, question, k) == expected[:k]
