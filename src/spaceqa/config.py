@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .chunk import ChunkParams
+from .embed import EMBEDDING_RUNTIMES
 
 # An origin as browsers send it: scheme, host, optional port; no path, no trailing slash.
 _ORIGIN = re.compile(r"https?://[^\s/?#*,]+")
@@ -32,6 +33,12 @@ class Settings:
     port: int = _setting(8000, "SPACEQA_PORT", "Port `spaceqa serve` listens on.")
     model: str = _setting("", "SPACEQA_MODEL", "Folder of a local sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.")
     reader: str = _setting("", "SPACEQA_READER", "Folder of a reader trained with `spaceqa train-reader`; empty means the one shipped with SpaceQA.")
+    embedding_runtime: str = _setting(
+        "onnx-int8",
+        "SPACEQA_EMBEDDING_RUNTIME",
+        "What computes the embeddings: `torch` (PyTorch float32), `onnx` (ONNX Runtime float32) or `onnx-int8` (ONNX Runtime, 8-bit weights, "
+        "exported once into the user's cache; see bench/RESULTS.md). An index is served only by the runtime that built it.",
+    )
     batch_size: int = _setting(8, "SPACEQA_BATCH_SIZE", "Texts per batch when embedding (8: fastest on a small CPU, see bench/RESULTS.md).")
     threads: int = _setting(8, "SPACEQA_THREADS", "Worker threads of the HTTP server.")
     min_score: float = _setting(0.5, "SPACEQA_MIN_SCORE", "Calibrated score below which `answer` is null (the documents do not answer).")
@@ -47,6 +54,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.allowed_origins  # a bad origin is refused when the settings are loaded, not at the first request
+        if self.embedding_runtime not in EMBEDDING_RUNTIMES:
+            raise ValueError(f"SPACEQA_EMBEDDING_RUNTIME is {self.embedding_runtime!r}; choose one of {', '.join(EMBEDDING_RUNTIMES)}")
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "Settings":

@@ -154,9 +154,12 @@ class Engine:
 
 
 def load_embedder(settings: Settings, *, lazy: bool = False) -> Embedder:
-    from .embed import SentenceTransformerEmbedder
+    """The embedding model of ``settings.model`` run by ``settings.embedding_runtime`` (both recorded in its ``name``)."""
+    from .embed import OnnxEmbedder, SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(settings.model or None, batch_size=settings.batch_size, lazy=lazy)
+    if settings.embedding_runtime == "torch":
+        return SentenceTransformerEmbedder(settings.model or None, batch_size=settings.batch_size, lazy=lazy)
+    return OnnxEmbedder(settings.model or None, batch_size=settings.batch_size, quantise=settings.embedding_runtime == "onnx-int8", lazy=lazy)
 
 
 def load_reader(settings: Settings) -> tuple[ExtractiveReader, Calibration]:

@@ -1,0 +1,147 @@
+"""ONNX exports of our PyTorch networks, made once and kept: shared by the reader and the embedder.
+
+A network is exported with ``torch.onnx.export``; optionally its transformer layers are
+fused into ONNX Runtime's own operators (attention, layer norm, GELU), and its matrix
+products quantised to 8 bits dynamically (weights stored as integers, activations quantised
+on the fly).
+The result is kept on disk with a sidecar JSON that describes it: the source weights'
+sha256 and how it was exported.  A sidecar that differs in anything (changed weights, another
+quantisation recipe) means the copy is stale, and it is exported again rather than served.
+Files are written to a scratch name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger("spaceqa")
+OPSET = 17
+
+
+def cache_dir() -> Path:
+    """The user's cache folder for SpaceQA (``$XDG_CACHE_HOME/spaceqa``, else ``~/.cache/spaceqa``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "spaceqa"
+
+
+def onnx_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime session on the CPU, its operators spread over every core by default."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.inter_op_num_threads = 1  # our graphs are one chain of operators: nothing to run beside each other
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def export_onnx(
+    net,
+    example: tuple,
+    target: Path,
+    *,
+    inputs: list[str],
+    outputs: list[str],
+    dynamic_axes: dict,
+    fusion: dict | None = None,
+    quantisation: dict | None = None,
+) -> None:
+    """Export ``net`` to ONNX at ``target``, written atomically.
+
+    ``fusion``, when given, holds the keyword arguments of ONNX Runtime's transformer
+    optimiser (e.g. ``{"model_type": "bert", "num_heads": 12, "hidden_size": 384}``).
+    ``quantisation``, when given, holds those of ``quantize_dynamic`` (e.g.
+    ``{"weight_type": "QInt8", "per_channel": True}``); the type is named by string so that
+    the same mapping can be recorded in the sidecar.
+    """
+    import torch
+
+    net = net.eval()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        exported = Path(scratch) / "float32.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on tracing; each runtime is compared with PyTorch in bench/
+            torch.onnx.export(net, example, str(exported), input_names=inputs, output_names=outputs, dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False)
+        if fusion is not None:
+            exported = _fused(exported, Path(scratch) / "fused.onnx", fusion)
+        if quantisation is not None:
+            exported = _quantised(exported, Path(scratch) / "int8.onnx", quantisation)
+        os.replace(exported, target)
+
+
+def _fused(source: Path, target: Path, fusion: dict) -> Path:
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with _root_logger_quiet():  # the optimiser narrates every fusion through loggers of its own modules' names
+        optimize_model(str(source), **fusion).save_model_to_file(str(target))
+    return target
+
+
+def _quantised(source: Path, target: Path, quantisation: dict) -> Path:
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    options = dict(quantisation)
+    options["weight_type"] = QuantType[options.get("weight_type", "QInt8")]
+    # The fused operators of a ``fusion`` graph (ONNX Runtime's own domain) defeat the
+    # quantiser's type inference; every tensor they output is float32.
+    options["extra_options"] = {"DefaultTensorType": TensorProto.FLOAT, **options.get("extra_options", {})}
+    with _root_logger_quiet():  # the quantiser advises pre-processing through the root logger, every time
+        quantize_dynamic(str(source), str(target), **options)
+    return target
+
+
+@contextmanager
+def _root_logger_quiet():
+    """Raise the root logger to ERROR for a while; ``spaceqa``'s own logger keeps the level the CLI gave it."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def cached_export(places: list[Path], description: dict, export: Callable[[Path], None], *, what: str) -> Path:
+    """The first of ``places`` holding an export that ``description`` matches, else a new export in the first writable one.
+
+    ``description`` (the source sha256 and the export recipe) is what the sidecar beside the
+    ``.onnx`` file must say; ``export(path)`` writes a fresh copy.  Raises OSError when no
+    place can be written.
+    """
+    for model in places:
+        if model.exists() and _sidecar_says(model, description):
+            return model
+    for model in places:
+        try:
+            log.info("exporting the %s to ONNX once (a few seconds): %s", what, model)
+            export(model)
+            _write_atomically(_sidecar(model), json.dumps(description) + "\n")
+            return model
+        except OSError as error:
+            log.info("cannot write %s: %s", model, error)
+    raise OSError(f"could not write the exported {what} in any of: {', '.join(str(p.parent) for p in places)}")
+
+
+def _sidecar(model: Path) -> Path:
+    return model.with_suffix(".json")
+
+
+def _sidecar_says(model: Path, description: dict) -> bool:
+    try:
+        return json.loads(_sidecar(model).read_text()) == description
+    except (OSError, ValueError):
+        return False  # missing or half-written: export again
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    scratch.write_text(text)
+    os.replace(scratch, path)
