@@ -5,8 +5,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 
-.PHONY: install chromium serve test index eval clean
+.PHONY: install install-ray chromium serve test index eval clean
 
 install: $(STAMP)
 
@@ -18,6 +19,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 	@echo "$(VENV) is ready."
+
+# The `ray` extra (`spaceqa index --ray`): the tests need it, serving never does.  The main lock
+# is a constraint, so a Ray pin that would move one of its packages fails here instead.
+install-ray: $(RAY_STAMP)
+
+$(RAY_STAMP): $(STAMP) requirements-ray.lock
+	$(BIN)/pip install --quiet -r requirements-ray.lock -c requirements.lock
+	touch $(RAY_STAMP)
 
 serve: install
 	$(BIN)/spaceqa serve
@@ -32,7 +41,7 @@ chromium:
 		if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update && $$SUDO apt-get install -y chromium nginx; }
 
-test: install chromium
+test: install install-ray chromium
 	$(BIN)/python -m pytest
 
 clean:

@@ -68,13 +68,23 @@ def main(verbose: bool) -> None:
 @main.command()
 @_paths
 @click.option("--full", is_flag=True, help="Re-read and re-embed every document, reusing nothing from the current index.")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    help="Embed on the Ray cluster at ADDRESS (ray://HOST:10001, HOST:6379 or auto); needs spaceqa[ray] here and on every node.",
+)
 @_friendly_errors
-def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
+def index(corpus_dir: Path | None, index_dir: Path | None, full: bool, ray_address: str | None) -> None:
     """Update the index from the corpus: only new and changed documents are embedded.
 
     The old index keeps serving until the new one is complete; a running `spaceqa serve`
     switches to it within a few seconds. A file that cannot be read is named with the
     reason and left out; it is not read again until it changes (--full reads it again).
+
+    With --ray, reading, chunking and writing the index stay on this machine, and only
+    the embedding runs on the cluster, one worker per CPU, each with the same model as
+    here: the index is the one a local build writes, and serves with the local model.
 
     \b
     Exit status:
@@ -87,7 +97,12 @@ def index(corpus_dir: Path | None, index_dir: Path | None, full: bool) -> None:
     from .pipeline import load_embedder
 
     settings = _existing_corpus(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
-    report = build_index(settings.corpus_dir, settings.index_dir, load_embedder(settings, lazy=True), settings.chunk_params, full=full, progress=True)
+    embedder = load_embedder(settings, lazy=True)
+    if ray_address:
+        from .distributed import cluster_embedder
+
+        embedder = cluster_embedder(ray_address, settings, local=embedder)
+    report = build_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_params, full=full, progress=True)
     for path, reason in report.skipped:
         click.echo(f"skipped {path}: {reason}", err=True)
     for path, reason in report.failed:
