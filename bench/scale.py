@@ -2,6 +2,7 @@
 
 Usage:
     python bench/scale.py --sizes 10000,100000,1000000 --json > bench/scale.jsonl
+    python bench/scale.py --retime bench/scale.jsonl   # optional: time every size again, back to back
     python bench/scale.py --report bench/scale.jsonl   # bench/scale.png and the "Scale" section of bench/RESULTS.md
 
 Per size (passages), one JSON object per line with ``--json``: passages, sentences, build_s,
@@ -239,12 +240,30 @@ def run(sizes: list[int], work: Path, as_json: bool, paragraph_limit: int | None
         log(f"{size} passages: built in {build_s:.0f} s, recall@10 {recall:.3f}; serving in a fresh process")
         del content, index
         (work / f"sentence-vectors-{size}.npy").unlink()
-        measured = subprocess.run(
-            [sys.executable, __file__, "--serve", str(index_dir), "--work", str(work), "--paragraphs", str(paragraph_limit or 0)],
-            check=True, capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"),
-        )
-        result.update(json.loads(measured.stdout.strip().splitlines()[-1]))
+        result.update(timed_in_fresh_process(index_dir, work, paragraph_limit))
         print(json.dumps(result) if as_json else result, flush=True)
+
+
+def timed_in_fresh_process(index_dir: Path, work: Path, paragraph_limit: int | None) -> dict:
+    measured = subprocess.run(
+        [sys.executable, __file__, "--serve", str(index_dir), "--work", str(work), "--paragraphs", str(paragraph_limit or 0)],
+        check=True, capture_output=True, text=True, env=dict(os.environ, TOKENIZERS_PARALLELISM="false"),
+    )
+    return json.loads(measured.stdout.strip().splitlines()[-1])
+
+
+def retime(results_file: Path, work: Path, paragraph_limit: int | None) -> None:
+    """Time the indexes of an earlier run again, one size after the other, and rewrite its lines.
+
+    Builds of large sizes take long enough for the machine's load to change between sizes;
+    timing every size again within a few minutes makes their latencies comparable.
+    """
+    lines = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
+    for row in lines:
+        if "passages" in row:
+            log(f"{row['passages']} passages: timing again")
+            row.update(timed_in_fresh_process(work / f"index-{row['passages']}", work, paragraph_limit), retimed=time.strftime("%H:%M"))
+    results_file.write_text("".join(json.dumps(row) + "\n" for row in lines))
 
 
 def report(results_file: Path, plot_file: Path, results_md: Path) -> None:
@@ -313,7 +332,8 @@ def markdown(rows: list[dict], real: dict | None, results_file: Path, plot_file:
         "about ten hours): a sentence's vector is its pool sentence's, embedded once by the served model, and a passage's the normalised "
         "mean of its sentences'. Questions are embedded by the served model as when serving. `build_s` is assembling and writing the "
         "index (terms, BM25, FAISS, files), without splitting or embedding. `load_s`, the peak RSS and the latencies come from a "
-        f"fresh process per size that loads the models and the index and asks {QUESTIONS} questions one at a time: retrieve = embed "
+        f"fresh process per size that loads the models and the index and asks {QUESTIONS} questions one at a time"
+        f"{' (every size timed again back to back with --retime, so that their latencies share one load)' if any('retimed' in r for r in rows) else ''}: retrieve = embed "
         "the question + the retriever's candidates; ask = `Engine.ask`, the reader included. Dense recall@10: the index's passage "
         "search (exact below 50,000 passages) against exact numpy search, same query vectors.",
         "",
@@ -358,12 +378,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per size and line")
     parser.add_argument("--paragraphs", type=int, default=0, help="recombine only the first N training paragraphs (quick runs); 0: all")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # internal: the fresh serving process
+    parser.add_argument("--retime", type=Path, help="time the indexes of the run in this JSON-lines file again, back to back, and rewrite it")
     parser.add_argument("--report", type=Path, help="from the JSON lines of a run: the plot and the Scale section of RESULTS.md")
     parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "scale.png")
     args = parser.parse_args()
     if args.serve:
         _, questions, _ = pool_sentences(args.work, args.paragraphs or None)
         print(json.dumps(serve_measurements(args.serve, questions[:QUESTIONS])))
+    elif args.retime:
+        retime(args.retime, args.work, args.paragraphs or None)
     elif args.report:
         report(args.report, args.out, PROJECT / "bench" / "RESULTS.md")
     else:

@@ -54,8 +54,12 @@ def live_server(tmp_path_factory) -> str:
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # A follow-up reads several readings of the question with the real reader: seconds on a
+    # busy two-core machine, more than expect's default of 5 s.  Waiting longer costs nothing
+    # when the page is right; a page that never shows the answer still fails.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
