@@ -9,7 +9,7 @@ Layout of an index folder::
         documents.jsonl    the cleaned documents: every offset points into their text
         spans.npz          sentence and passage offsets
         passages.faiss     passage vectors, searched exactly or by HNSW (see ``search_plan``); row i is passage i
-        sentences.npy      sentence vectors (pooled from their passage); row i is sentence i; memory-mapped
+        sentences.npy      sentence vectors (pooled from their passage); row i is sentence i; large indexes read rows from disk
         bm25-passages/     bm25s lexical index over passages
         bm25-sentences/    bm25s lexical index over sentences
 
@@ -30,6 +30,7 @@ import operator
 import os
 import shutil
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -178,7 +179,7 @@ class LoadedIndex:
         self.documents = {doc.doc_id: doc for doc in documents}
         self.sentences = sentences
         self.chunks = chunks
-        self.sentence_vectors = sentence_vectors  # memory-mapped: only the rows read are in memory
+        self.sentence_vectors = sentence_vectors  # an array, or VectorRows (read from disk) for large indexes
         self.bm25_passages = bm25_passages
         self.bm25_sentences = bm25_sentences
         self.faiss_passages = faiss_passages
@@ -401,12 +402,64 @@ def load_index(index_dir: Path) -> LoadedIndex:
         documents,
         sentences,
         chunks,
-        sentence_vectors=np.load(folder / "sentences.npy", mmap_mode="r"),
+        # All in memory when every question scores every sentence; else read row by row.
+        sentence_vectors=np.load(folder / "sentences.npy") if manifest.search["sentences"]["type"] == "exact" else VectorRows(folder / "sentences.npy"),
         faiss_passages=passages,
         # Memory-mapped too: a question reads only the postings of its own terms.
         bm25_passages=bm25s.BM25.load(str(folder / "bm25-passages"), mmap=True, show_progress=False),
         bm25_sentences=bm25s.BM25.load(str(folder / "bm25-sentences"), mmap=True, show_progress=False),
     )
+
+
+class VectorRows:
+    """The rows of a float32 ``.npy`` matrix, read from disk when asked for rather than held.
+
+    A question of a large index reads a few hundred sentence vectors scattered over gigabytes.
+    Memory-mapped, each read also mapped its neighbours into the process (read-ahead and
+    fault-around): at 100,000 passages the server grew by 13 MB a question.  Positioned reads
+    of just the rows asked for leave the kernel's page cache to do the caching, outside the
+    process.  Rows of one passage lie together, so they are read in runs.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            major, _ = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            self.shape, fortran_order, self.dtype = read_header(handle)
+            self._data_offset = handle.tell()
+        if fortran_order or len(self.shape) != 2:
+            raise ValueError(f"{path} is not a row-major matrix")
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            rows = self._run(start, max(start, stop))
+            return rows[::step] if step != 1 else rows
+        if np.ndim(key) == 0:
+            return self._run(operator.index(key) % len(self), operator.index(key) % len(self) + 1)[0]
+        ids = np.asarray(key, dtype=np.int64)
+        out = np.empty((len(ids), self.shape[1]), dtype=self.dtype)
+        if len(ids) == 0:
+            return out
+        order = np.argsort(ids, kind="stable")
+        ordered = ids[order]
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1  # runs of consecutive rows
+        for run in np.split(np.arange(len(ids)), breaks):
+            first, last = int(ordered[run[0]]), int(ordered[run[-1]]) + 1
+            out[order[run]] = self._run(first, last)
+        return out
+
+    def _run(self, first: int, last: int) -> np.ndarray:
+        if not 0 <= first <= last <= len(self):
+            raise IndexError(f"rows {first}:{last} of {len(self)}")
+        data = os.pread(self._fd, (last - first) * self._row_bytes, self._data_offset + first * self._row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(last - first, self.shape[1])
 
 
 def _document_ranges(documents: list[Document], sentences: SentenceTable, chunks: ChunkTable) -> dict[str, tuple[int, int, int, int]]:

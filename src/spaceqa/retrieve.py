@@ -116,7 +116,7 @@ class Retriever:
 class SentenceCosines:
     """Cosines of a query with sentence vectors: all of them, or those of some passages only.
 
-    Scoring only the sentences of the passages found keeps a large index's memory-mapped
+    Scoring only the sentences of the passages found keeps a large index's sentence
     vectors on disk except for the few rows a question reads; any other sentence's cosine
     is computed when asked for.
     """

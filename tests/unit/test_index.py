@@ -110,7 +110,7 @@ def test_an_unfinished_build_folder_is_never_current(tmp_path, tiny_corpus, fake
 def test_sentences_and_passages_are_rows_of_arrays_that_read_as_records(tmp_path, tiny_corpus, fake_embedder):
     build_index(tiny_corpus, tmp_path / "index", fake_embedder, ChunkParams())
     loaded = load_index(tmp_path / "index")
-    assert isinstance(loaded.sentences.rows, np.ndarray) and isinstance(loaded.sentence_vectors, np.memmap)
+    assert isinstance(loaded.sentences.rows, np.ndarray) and isinstance(loaded.sentence_vectors, np.ndarray)  # small: in memory
     last = loaded.sentences[-1]
     assert last.sentence_id == len(loaded.sentences) - 1 and loaded.sentences[len(loaded.sentences) - 1] == last
     assert [s.sentence_id for s in loaded.sentences[2:5]] == [2, 3, 4]
@@ -123,3 +123,24 @@ def test_sentences_and_passages_are_rows_of_arrays_that_read_as_records(tmp_path
         owner = loaded.chunks[loaded.chunk_of_sentence(sentence.sentence_id)]
         assert owner.first_sentence <= sentence.sentence_id < owner.last_sentence
         assert all(not (c.first_sentence <= sentence.sentence_id < c.last_sentence) for c in loaded.chunks[: owner.chunk_id])
+
+
+def test_vector_rows_read_from_disk_are_the_rows_of_the_matrix(tmp_path):
+    matrix = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    np.save(tmp_path / "m.npy", matrix)
+    rows = index_module.VectorRows(tmp_path / "m.npy")
+    assert len(rows) == 50 and rows.shape == (50, 8)
+    assert np.array_equal(rows[7], matrix[7]) and np.array_equal(rows[-1], matrix[-1])
+    assert np.array_equal(rows[10:20], matrix[10:20]) and np.array_equal(rows[::7], matrix[::7])
+    ids = [31, 3, 4, 5, 49, 0, 30, 4]  # unordered, with runs and a repeat
+    assert np.array_equal(rows[ids], matrix[ids]) and rows[[]].shape == (0, 8)
+    with pytest.raises(IndexError):
+        rows[[50]]
+
+
+def test_a_large_index_reads_sentence_vectors_from_disk(tmp_path, tiny_corpus, fake_embedder, monkeypatch):
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM_PASSAGES", 1)
+    build_index(tiny_corpus, tmp_path / "index", fake_embedder, ChunkParams())
+    loaded = load_index(tmp_path / "index")
+    assert isinstance(loaded.sentence_vectors, index_module.VectorRows)
+    assert np.array_equal(loaded.sentence_vectors[0 : len(loaded.sentences)], np.load(loaded.path / "sentences.npy"))
