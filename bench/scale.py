@@ -323,6 +323,8 @@ def markdown(rows: list[dict], real: dict | None, results_file: Path, plot_file:
         "",
         *table,
         "",
+        *([f"Load average of the machine while timing: {', '.join(str(r['load_average']) for r in rows)} (the latencies are this shared "
+            "machine's under that load; compare sizes timed at similar load).", ""] if all("load_average" in r for r in rows) else []),
         *unfinished,
         f"At {largest['passages']:,} passages:",
         "",
