@@ -108,6 +108,14 @@ class Manifest:
         return cls(**data)
 
 
+def _row(key, length: int) -> int:
+    """An integer key as a row number, counting from the end when negative, as a list does."""
+    i = operator.index(key)
+    if not -length <= i < length:
+        raise IndexError(f"row {i} of {length}")
+    return i % length
+
+
 class SpanTable(Sequence):
     """One row of integers per sentence or passage; a record is made only when one is asked for."""
 
@@ -123,10 +131,7 @@ class SpanTable(Sequence):
     def __getitem__(self, key):
         if isinstance(key, slice):
             return [self._record(i) for i in range(*key.indices(len(self)))]
-        i = operator.index(key)
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"row {i} of {len(self)}")
-        return self._record(i % len(self))
+        return self._record(_row(key, len(self)))
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.doc_ids == other.doc_ids and np.array_equal(self.rows, other.rows)
@@ -405,7 +410,7 @@ def load_index(index_dir: Path) -> LoadedIndex:
         # All in memory when every question scores every sentence; else read row by row.
         sentence_vectors=np.load(folder / "sentences.npy") if manifest.search["sentences"]["type"] == "exact" else VectorRows(folder / "sentences.npy"),
         faiss_passages=passages,
-        # Memory-mapped too: a question reads only the postings of its own terms.
+        # Memory-mapped: a question reads only the postings of its own terms (retrieve._top_bm25).
         bm25_passages=bm25s.BM25.load(str(folder / "bm25-passages"), mmap=True, show_progress=False),
         bm25_sentences=bm25s.BM25.load(str(folder / "bm25-sentences"), mmap=True, show_progress=False),
     )
@@ -442,7 +447,8 @@ class VectorRows:
             rows = self._run(start, max(start, stop))
             return rows[::step] if step != 1 else rows
         if np.ndim(key) == 0:
-            return self._run(operator.index(key) % len(self), operator.index(key) % len(self) + 1)[0]
+            row = _row(key, len(self))
+            return self._run(row, row + 1)[0]
         ids = np.asarray(key, dtype=np.int64)
         out = np.empty((len(ids), self.shape[1]), dtype=self.dtype)
         if len(ids) == 0:

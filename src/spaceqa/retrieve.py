@@ -126,9 +126,9 @@ class SentenceCosines:
         if within is None:
             self.ids, self.cosines = None, np.asarray(vectors @ query_vector)
         else:
-            rows = chunks.rows[within] if within else np.zeros((0, 5), dtype=np.int64)
-            ids = np.unique(np.concatenate([np.arange(first, last) for first, last in rows[:, 3:5]] or [np.zeros(0, dtype=np.int64)]))
-            self.ids, self.cosines = ids, np.asarray(vectors[ids] @ query_vector) if len(ids) else np.zeros(0, dtype=np.float32)
+            ranges = chunks.rows[np.asarray(within, dtype=np.int64), 3:5].tolist()  # [first, last) sentences of each passage
+            self.ids = np.unique(np.concatenate([np.arange(first, last) for first, last in ranges] + [np.zeros(0, dtype=np.int64)]))
+            self.cosines = np.asarray(vectors[self.ids] @ query_vector, dtype=np.float32)
 
     def top(self, k: int) -> list[int]:
         """The ``k`` sentences of highest cosine among those scored, best first."""
@@ -158,15 +158,13 @@ def _top_bm25(bm25, query_terms: list[str], k: int) -> list[int]:
     Scored from the postings of the question's own terms only: bm25s's ``retrieve`` fills and
     partitions a score for every item, which at millions of sentences costs more than all the
     rest of a question's retrieval.  The scores are bm25s's own (its precomputed per-term
-    document scores, summed per query term as ``get_scores`` does).
+    document scores, summed per query term as ``get_scores`` does); that an absent term adds
+    nothing holds for the plain BM25 that ``index._bm25_from`` builds.
     """
     vocabulary, matrix = bm25.vocab_dict, bm25.scores
     term_ids = [vocabulary[t] for t in query_terms if t in vocabulary]
     if not term_ids or k <= 0:
         return []
-    if bm25.nonoccurrence_array is not None:  # variants that score absent terms too: every item has a score
-        scores = bm25.get_scores_from_ids(term_ids)
-        return [i for i in _top(scores, k) if scores[i] > 0]
     indptr = matrix["indptr"]
     items = np.concatenate([matrix["indices"][indptr[t] : indptr[t + 1]] for t in term_ids])
     weights = np.concatenate([matrix["data"][indptr[t] : indptr[t + 1]] for t in term_ids])

@@ -144,3 +144,12 @@ def test_a_large_index_reads_sentence_vectors_from_disk(tmp_path, tiny_corpus, f
     loaded = load_index(tmp_path / "index")
     assert isinstance(loaded.sentence_vectors, index_module.VectorRows)
     assert np.array_equal(loaded.sentence_vectors[0 : len(loaded.sentences)], np.load(loaded.path / "sentences.npy"))
+
+
+def test_vector_rows_refuse_a_row_past_the_end(tmp_path):
+    np.save(tmp_path / "m.npy", np.zeros((3, 2), dtype=np.float32))
+    rows = index_module.VectorRows(tmp_path / "m.npy")
+    with pytest.raises(IndexError):
+        rows[3]
+    with pytest.raises(IndexError):
+        rows[-4]
