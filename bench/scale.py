@@ -2,7 +2,7 @@
 
 Usage:
     python bench/scale.py --sizes 10000,100000,1000000 --json > bench/scale.jsonl
-    python bench/scale.py --retime bench/scale.jsonl   # optional: time every size again, back to back
+    python bench/scale.py --retime bench/scale.jsonl   # optional: time every size again, back to back (today's ef_search)
     python bench/scale.py --report bench/scale.jsonl   # bench/scale.png and the "Scale" section of bench/RESULTS.md
 
 Per size (passages), one JSON object per line with ``--json``: passages, sentences, build_s,
@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -185,10 +184,22 @@ def serve_measurements(index_dir: Path, questions: list[str]) -> dict:
     return {
         "load_average": load_average,  # of the machine while timing: latencies are only comparable at similar load
         "load_s": round(load_s, 2),
-        "serve_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "serve_rss_mb": round(peak_rss_kb() / 1024),
         **percentiles("retrieve", retrieve),
         **percentiles("ask", ask),
     }
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory since it started (``VmHWM``).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries that over ``exec`` from the process that
+    forked this one, so a server started by a run holding a million-passage build read as
+    19 GB, the builder's peak rather than its own.
+    """
+    with open("/proc/self/status") as handle:
+        fields = dict(line.split(":", 1) for line in handle)
+    return int(fields["VmHWM"].split()[0])
 
 
 def percentiles(name: str, seconds: list[float]) -> dict:
@@ -261,12 +272,56 @@ def retime(results_file: Path, work: Path, paragraph_limit: int | None) -> None:
     Builds of large sizes take long enough for the machine's load to change between sizes;
     timing every size again within a few minutes makes their latencies comparable.
     """
+    from spaceqa.config import Settings
+    from spaceqa.pipeline import load_embedder
+
+    _, questions, _ = pool_sentences(work, paragraph_limit)
+    query_vectors = embedded(questions[:QUESTIONS], load_embedder(Settings.load()), work, "questions")
     lines = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
     for row in lines:
         if "passages" in row:
-            log(f"{row['passages']} passages: timing again")
-            row.update(timed_in_fresh_process(work / f"index-{row['passages']}", work, paragraph_limit), retimed=time.strftime("%H:%M"))
+            index_dir = work / f"index-{row['passages']}"
+            row["search"] = with_current_search_settings(index_dir)
+            passages = passage_search(index_dir)
+            row["dense_recall_at_10"] = round(recall_at_10(passages, passages.reconstruct_n(0, passages.ntotal), query_vectors), 4)
+            log(f"{row['passages']} passages: recall@10 {row['dense_recall_at_10']:.3f}; timing again")
+            row.update(timed_in_fresh_process(index_dir, work, paragraph_limit), retimed=time.strftime("%H:%M"))
     results_file.write_text("".join(json.dumps(row) + "\n" for row in lines))
+
+
+def with_current_search_settings(index_dir: Path) -> dict:
+    """Give a built index today's search-time settings (HNSW ``ef_search``), as a build would record them now.
+
+    The graph does not depend on them, so a change is measured without a rebuild (forty
+    minutes at a million passages).  The build-time settings must still match.
+    """
+    from spaceqa.index import CURRENT_FILE, read_manifest
+
+    manifest = read_manifest(index_dir)
+    plan = search_plan(manifest.counts["chunks"])
+
+    def built_with(search: dict) -> dict:
+        return {**search, "passages": {k: v for k, v in search["passages"].items() if k != "ef_search"}}
+
+    if built_with(manifest.search) != built_with(plan):
+        sys.exit(f"{index_dir} was built with other settings ({manifest.search}); build it again")
+    path = index_dir / (index_dir / CURRENT_FILE).read_text().strip() / "manifest.json"
+    data = json.loads(path.read_text())
+    data["search"] = plan
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return plan
+
+
+def passage_search(index_dir: Path):
+    """The FAISS passage index of a built index, searched as ``load_index`` sets it up (without the rest)."""
+    import faiss
+    from spaceqa.index import read_manifest
+
+    manifest = read_manifest(index_dir)
+    index = faiss.read_index(str(index_dir / manifest.version / "passages.faiss"))
+    if manifest.search["passages"]["type"] == "hnsw":
+        index.hnsw.efSearch = manifest.search["passages"]["ef_search"]
+    return index
 
 
 def report(results_file: Path, plot_file: Path, results_md: Path) -> None:
@@ -343,7 +398,7 @@ def markdown(rows: list[dict], real: dict | None, results_file: Path, plot_file:
         "mean of its sentences'. Questions are embedded by the served model as when serving. `build_s` is assembling and writing the "
         "index (terms, BM25, FAISS, files), without splitting or embedding. `load_s`, the peak RSS and the latencies come from a "
         f"fresh process per size that loads the models and the index and asks {QUESTIONS} questions one at a time"
-        f"{' (every size timed again back to back with --retime, so that their latencies share one load)' if any('retimed' in r for r in rows) else ''}: retrieve = embed "
+        f"{' (every size timed again back to back with --retime, so that their latencies share one load; --retime also gives each index the search-time settings of today, HNSW ef_search, and measures its recall again)' if any('retimed' in r for r in rows) else ''}: retrieve = embed "
         "the question + the retriever's candidates; ask = `Engine.ask`, the reader included. Dense recall@10: the index's passage "
         "search (exact below 50,000 passages) against exact numpy search, same query vectors.",
         "",
