@@ -1,6 +1,6 @@
 """Benchmark the embedding runtimes: PyTorch float32 against ONNX Runtime (float32, int8), same model.
 
-Usage: python bench/embed_bench.py [--rounds 5] [--data FILE] [--questions N] [--json] [--out bench/RESULTS.md | --no-write]
+Usage: python bench/embed_bench.py [--rounds 11] [--data FILE] [--questions N] [--json] [--out bench/RESULTS.md | --no-write]
 
 Measures, on this machine, for the bundled all-MiniLM-L6-v2 (or SPACEQA_MODEL):
 
@@ -201,7 +201,8 @@ def markdown(figures: dict, args) -> str:
         "",
         f"Speed: the bundled corpus's {s['passages']} passages ({s['sentences']} sentences), chunked as `spaceqa index` chunks them, "
         f"through `embed_with_spans` (passage and sentence vectors from one pass, as a build asks for them), batch size {args.batch_size} "
-        "(int8: one text at a time, which keeps each vector independent of its batch mates); "
+        "(int8: one text at a time, which keeps each vector independent of its batch mates); the ONNX runtimes run one "
+        "single-threaded pass per core side by side, PyTorch spreads each batch over the cores (as SpaceQA runs each); "
         f"{args.rounds} rounds, each runtime once per round, the order reversed every other round. Queries: the first {s['queries']} of our own "
         "questions (`questions/`), one at a time through `embed`, as /ask embeds them.",
         "",
@@ -222,7 +223,7 @@ def markdown(figures: dict, args) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds: this machine is noisy, the median of many is steadier")
     parser.add_argument("--batch-size", type=int, default=8, help="texts per batch (SPACEQA_BATCH_SIZE's default)")
     parser.add_argument("--data", type=Path, default=DATA, help="SQuAD file for the quality half; skipped when absent")
     parser.add_argument("--questions", type=int, default=0, help="answerable questions sampled for recall (0: all)")

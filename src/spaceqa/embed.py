@@ -5,7 +5,7 @@ nothing is fetched from a model hub, ever.  Two runtimes compute the same vector
 
 * ``SentenceTransformerEmbedder``: the model in PyTorch, float32;
 * ``OnnxEmbedder``: the model exported once to ONNX (by default its matrix products
-  quantised to int8) and run by ONNX Runtime; on a small CPU, passages about 1.6x and a
+  quantised to int8) and run by ONNX Runtime; on a small CPU, passages about 2x and a
   single query about 5x as fast, for vectors within rounding of PyTorch's (bench/RESULTS.md).
 
 Both tokenise alike and pool alike (``pool``: the mean of the token embeddings, then unit
@@ -15,6 +15,8 @@ index manifest records, so queries are always embedded as the passages were.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +29,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 from tqdm import tqdm
+
+from .onnx_export import cores
 
 log = logging.getLogger("spaceqa")
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -181,6 +185,12 @@ class OnnxEmbedder:
         self.batch_size = 1 if quantise else batch_size
         self._quantise = quantise
         self._session = self._tokenizer = self._limit = self._inputs = None
+        # A build has many texts: one single-threaded run per core, side by side, keeps every
+        # core busy, where one run spread over the cores spends much of its time waiting for
+        # them to meet (small matrices: a text at a time).  A question keeps the spread session:
+        # one text, as soon as possible.
+        self._build_workers = cores()
+        self._build_session = None
         self._loading = threading.Lock()
         # An ONNX Runtime session takes calls from any thread at once; the fast tokenizer does
         # not ("Already borrowed"), so only tokenising is serialised.
@@ -208,13 +218,20 @@ class OnnxEmbedder:
                 self._token_embeddings(["warm up"])  # the first run sets up its kernels: pay it while loading
             return self._session
 
-    def _token_embeddings(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _token_embeddings(self, texts: list[str], session=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(token embeddings, attention mask, character offsets) of ``texts``, as ``_torch_token_embeddings`` gives them."""
         with self._tokenizing:
             features = self._tokenizer(texts, padding=True, truncation=True, max_length=self._limit, return_tensors="np", return_offsets_mapping=True)
         feeds = {name: features[name].astype(np.int64) for name in self._inputs}
-        (tokens,) = self._session.run(None, feeds)
+        (tokens,) = (session or self._session).run(None, feeds)
         return tokens, features["attention_mask"].astype(bool), features["offset_mapping"]
+
+    def _single_threaded_session(self):
+        """The session that builds run side by side, one call per core (created on the first build)."""
+        with self._loading:
+            if self._build_session is None:
+                self._build_session = exported_session(self._path, quantise=self._quantise, threads=1)
+            return self._build_session
 
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], *, show_progress: bool = False
@@ -222,7 +239,11 @@ class OnnxEmbedder:
         """Passage vectors, and sentence vectors pooled from the same forward pass (as ``SentenceTransformerEmbedder``'s)."""
         self._loaded()
         batches = _length_sorted_batches(texts, self.batch_size, show_progress)
-        return _late_pooled(texts, spans, self.dimension, batches, self._token_embeddings)
+        if len(texts) <= self.batch_size or self._build_workers == 1:
+            return _late_pooled(texts, spans, self.dimension, batches, self._token_embeddings)
+        session = self._single_threaded_session()
+        # ONNX Runtime lets go of the GIL while it computes, so threads are enough.
+        return _late_pooled(texts, spans, self.dimension, batches, lambda batch: self._token_embeddings(batch, session), threads=self._build_workers)
 
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self.embed_with_spans(texts, [() for _ in texts], show_progress=show_progress)[0]
@@ -238,12 +259,13 @@ def max_seq_length(folder: Path, tokenizer) -> int:
     return min(int(tokenizer.model_max_length), 512)  # tokenizers without a limit say 10**30
 
 
-def exported_session(folder: Path, *, quantise: bool):
+def exported_session(folder: Path, *, quantise: bool, threads: int | None = None):
     """An ONNX Runtime session over the model in ``folder``, exported once and kept in the user's cache.
 
     The copy is named by the weights' sha256, so a changed model is exported again.  When the
     cache cannot be written (a read-only home), the export goes to a temporary folder instead:
-    a slower start at every launch rather than none.
+    a slower start at every launch rather than none.  ``threads``: the cores one run spreads
+    over (default: all).
     """
     from .ingest import file_sha256
     from .onnx_export import OPSET, cache_dir, cached_export, onnx_session
@@ -258,13 +280,13 @@ def exported_session(folder: Path, *, quantise: bool):
         _export_token_embeddings(folder, target, quantisation)
 
     try:
-        return onnx_session(cached_export([cache_dir() / f"{stem}.onnx"], description, export, what="embedding model"))
+        return onnx_session(cached_export([cache_dir() / f"{stem}.onnx"], description, export, what="embedding model"), threads)
     except OSError as error:
         log.warning("%s; exporting to a temporary folder instead, again at every start (make it writable, or set XDG_CACHE_HOME)", error)
         with tempfile.TemporaryDirectory(prefix="spaceqa-") as scratch:
             target = Path(scratch) / f"{stem}.onnx"
             export(target)
-            return onnx_session(target)  # the session holds the graph in memory: the file may go
+            return onnx_session(target, threads)  # the session holds the graph in memory: the file may go
 
 
 def _weights_file(folder: Path) -> Path:
@@ -319,15 +341,43 @@ def _length_sorted_batches(texts: Sequence[str], batch_size: int, show_progress:
             bar.update(len(batch))
 
 
-def _late_pooled(texts, spans, dimension: int, batches, token_embeddings) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
-    """Vectors of ``texts`` and of their ``spans``, one forward pass per batch: ``token_embeddings(batch texts)``."""
+def _late_pooled(texts, spans, dimension: int, batches, token_embeddings, threads: int = 1) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+    """Vectors of ``texts`` and of their ``spans``, one forward pass per batch: ``token_embeddings(batch texts)``.
+
+    With ``threads`` > 1, that many forward passes run at once; each batch's vectors are the
+    same either way.
+    """
     text_vectors = np.empty((len(texts), dimension), dtype=np.float32)
     span_vectors: list[list[np.ndarray | None]] = [[] for _ in texts]
-    for batch in batches:
-        tokens, mask, offsets = token_embeddings([texts[i] for i in batch])
-        for row, i in enumerate(batch):
-            text_vectors[i], span_vectors[i] = pool(tokens[row], mask[row], offsets[row], spans[i])
+
+    def forward(batch: list[int]):
+        return batch, token_embeddings([texts[i] for i in batch])
+
+    with contextlib.ExitStack() as stack:
+        if threads == 1:
+            passes = map(forward, batches)
+        else:
+            workers = stack.enter_context(ThreadPoolExecutor(threads, thread_name_prefix="spaceqa-embed"))
+            passes = _in_order(workers, forward, batches, ahead=4 * threads)
+        for batch, (tokens, mask, offsets) in passes:
+            for row, i in enumerate(batch):
+                text_vectors[i], span_vectors[i] = pool(tokens[row], mask[row], offsets[row], spans[i])
     return text_vectors, span_vectors
+
+
+def _in_order(workers: ThreadPoolExecutor, function, items, ahead: int):
+    """``function`` of each item, computed on ``workers`` at most ``ahead`` at a time, yielded in the items' order.
+
+    ``Executor.map`` would submit every item at once: a million texts' results in memory, and
+    a progress bar that ends before the work.
+    """
+    pending: collections.deque = collections.deque()
+    for item in items:
+        pending.append(workers.submit(function, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def pool(tokens: np.ndarray, mask: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]) -> tuple[np.ndarray, list[np.ndarray | None]]:

@@ -30,12 +30,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "spaceqa"
 
 
+def cores() -> int:
+    """The cores this process may use: ``OMP_NUM_THREADS`` when set, else every core of the machine.
+
+    Ray sets ``OMP_NUM_THREADS`` to a worker's share of CPUs, so that its workers on one
+    node do not each run a thread per core of the node.
+    """
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return os.cpu_count() or 1
+
+
 def onnx_session(path: Path, threads: int | None = None):
-    """An ONNX Runtime session on the CPU, its operators spread over every core by default."""
+    """An ONNX Runtime session on the CPU, its operators spread over ``cores()`` by default."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.intra_op_num_threads = threads or cores()
     options.inter_op_num_threads = 1  # our graphs are one chain of operators: nothing to run beside each other
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

@@ -67,6 +67,19 @@ def test_an_int8_vector_does_not_depend_on_the_texts_embedded_with_it(int8):
     assert np.allclose(together, np.vstack([int8.embed([text]) for text in TEXTS]), atol=1e-6)
 
 
+def test_a_build_runs_one_pass_per_core_side_by_side_and_gets_the_same_vectors(int8, monkeypatch):
+    texts = [PASSAGE, *TEXTS] * 3
+    spans = [SENTENCES, *[[(0, len(t))] for t in TEXTS]] * 3
+    monkeypatch.setattr(int8, "_build_workers", 2)
+    side_by_side = int8.embed_with_spans(texts, spans)
+    monkeypatch.setattr(int8, "_build_workers", 1)
+    one_by_one = int8.embed_with_spans(texts, spans)
+    assert np.allclose(side_by_side[0], one_by_one[0], atol=1e-6)
+    for got, expected in zip(side_by_side[1], one_by_one[1]):
+        assert np.allclose(np.stack(got), np.stack(expected), atol=1e-6)
+    assert np.allclose(side_by_side[0][:6], int8.embed(texts[:6]), atol=1e-6)  # and what a question's session gives
+
+
 def test_span_vectors_pool_the_tokens_of_each_span_in_context(float32, real_embedder):
     passages, spans = float32.embed_with_spans([PASSAGE], [SENTENCES])
     tokens, mask, offsets = float32._token_embeddings([PASSAGE])  # one forward pass, pooled by hand below

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from spaceqa.config import Settings
-from spaceqa.embed import OnnxEmbedder, SentenceTransformerEmbedder, pool
-from spaceqa.onnx_export import cached_export
+from spaceqa.embed import OnnxEmbedder, SentenceTransformerEmbedder, _late_pooled, pool
+from spaceqa.onnx_export import cached_export, cores
 from spaceqa.pipeline import load_embedder
 
 # One padded row: [CLS] three words [SEP] [PAD]; offsets as a fast tokenizer gives them
@@ -38,6 +41,51 @@ class TestPool:
         # "ab cd ef gh": the model saw up to character 8 only, so "ef gh" is seen in part.
         _, (seen, cut, unseen) = pool(TOKENS, MASK, OFFSETS, [(3, 5), (6, 11), (9, 11)])
         assert seen is not None and cut is None and unseen is None
+
+
+class TestSideBySidePasses:
+    """``_late_pooled`` with threads: forward passes at once, vectors in the texts' order."""
+
+    @staticmethod
+    def fake_forward(calls_at_once: list, lock: threading.Lock):
+        """Token embeddings that spell each text's number; records how many passes overlap."""
+        running = [0]
+
+        def token_embeddings(batch_texts: list[str]):
+            with lock:
+                running[0] += 1
+                calls_at_once.append(running[0])
+            time.sleep(0.002 * (int(batch_texts[0]) % 3))  # finish out of order
+            with lock:
+                running[0] -= 1
+            tokens = np.array([[[float(text), 1.0]] for text in batch_texts], dtype=np.float32)
+            return tokens, np.ones((len(batch_texts), 1), dtype=bool), np.array([[[0, len(text)]] for text in batch_texts])
+
+        return token_embeddings
+
+    def test_vectors_land_in_their_texts_rows_whatever_order_the_passes_end_in(self):
+        texts = [str(n) for n in range(1, 41)]
+        batches = ([i] for i in range(len(texts)))
+        calls: list = []
+        vectors, spans = _late_pooled(texts, [[(0, 1)]] * len(texts), 2, batches, self.fake_forward(calls, threading.Lock()), threads=3)
+        assert np.allclose(vectors, [unit([n, 1.0]) for n in range(1, 41)])
+        assert max(calls) > 1  # they did run side by side
+
+    def test_one_thread_runs_the_passes_one_after_the_other(self):
+        texts = [str(n) for n in range(1, 11)]
+        calls: list = []
+        vectors, _ = _late_pooled(texts, [[]] * len(texts), 2, ([i] for i in range(10)), self.fake_forward(calls, threading.Lock()))
+        assert np.allclose(vectors, [unit([n, 1.0]) for n in range(1, 11)]) and max(calls) == 1
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("3", 3), ("0", 1), ("many", None), (None, None)])
+def test_the_cores_a_process_uses_follow_omp_num_threads(monkeypatch, setting, expected):
+    # Ray gives each worker its share of a node this way; unset or unreadable: every core.
+    if setting is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", setting)
+    assert cores() == (expected or os.cpu_count())
 
 
 class TestExportCache:
