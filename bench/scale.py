@@ -295,7 +295,7 @@ def with_current_search_settings(index_dir: Path) -> dict:
     The graph does not depend on them, so a change is measured without a rebuild (forty
     minutes at a million passages).  The build-time settings must still match.
     """
-    from spaceqa.index import CURRENT_FILE, read_manifest
+    from spaceqa.index import read_manifest
 
     manifest = read_manifest(index_dir)
     plan = search_plan(manifest.counts["chunks"])
@@ -305,7 +305,7 @@ def with_current_search_settings(index_dir: Path) -> dict:
 
     if built_with(manifest.search) != built_with(plan):
         sys.exit(f"{index_dir} was built with other settings ({manifest.search}); build it again")
-    path = index_dir / (index_dir / CURRENT_FILE).read_text().strip() / "manifest.json"
+    path = index_dir / manifest.version / "manifest.json"
     data = json.loads(path.read_text())
     data["search"] = plan
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
