@@ -180,9 +180,12 @@ def train(
     torch.manual_seed(settings.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
     if embedder is None:
-        from ..embed import SentenceTransformerEmbedder
+        # The hard negatives are what SpaceQA's own retriever returns, so its embedder is the
+        # one SpaceQA asks with (SPACEQA_EMBEDDING_RUNTIME and SPACEQA_MODEL included).
+        from ..config import Settings
+        from ..pipeline import load_embedder
 
-        embedder = SentenceTransformerEmbedder(lazy=True)
+        embedder = load_embedder(Settings.load(), lazy=True)
     features, summary = prepare(data_files, work, settings, inputs, tokenizer, embedder, progress=progress)
     plan = batches(features, settings.batch_size, settings.seed)
 
@@ -263,6 +266,7 @@ def train(
             "settings": settings.to_dict(),
             "questions": summary["questions"],
             "examples": summary["examples"],
+            "retrieved_with": embedder.name,  # the embedder whose retrieval gave the "retrieved" negatives
             "rows_seen": int(sum(len(b) for b in plan)),
             "steps": len(plan),
             "frozen": "word embeddings (the base model's)",
