@@ -428,6 +428,7 @@ def plot(rows: list[dict], out: Path) -> None:
     for axis, (key, label) in zip(axes.flat, costs):
         axis.plot(sizes, [r[key] for r in rows], marker="o")
         axis.set_xscale("log")
+        axis.set_ylim(bottom=0)  # from zero: a latency that barely moves should look it
         axis.set_title(label)
         axis.set_xlabel("passages")
         axis.grid(True, alpha=0.3)
