@@ -48,7 +48,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))
 
 from spaceqa.chunk import ChunkParams, chunk_sentences, count_words, split_sentences, warm_up  # noqa: E402
-from spaceqa.index import ChunkTable, IndexContent, SentenceTable, load_index, search_plan, write_index  # noqa: E402
+from spaceqa.index import ChunkTable, IndexContent, SentenceTable, load_index, load_passage_search, search_plan, write_index  # noqa: E402
 from spaceqa.records import Document  # noqa: E402
 
 SQUAD_TRAIN = PROJECT.parent / "shared" / "train" / "squad-train.json"
@@ -244,15 +244,14 @@ def run(sizes: list[int], work: Path, as_json: bool, paragraph_limit: int | None
         assembled = time.perf_counter() - started
         manifest = write_index(index_dir, content, model=embedder.name, chunking=params.to_dict())
         build_s = time.perf_counter() - started
-        index = load_index(index_dir)
-        recall = recall_at_10(index.faiss_passages, content.chunk_vectors, query_vectors)
+        recall = recall_at_10(load_passage_search(index_dir), content.chunk_vectors, query_vectors)
         result = {
             "passages": len(content.chunks), "sentences": len(content.sentences), "documents": len(content.documents),
             "search": manifest.search, "build_s": round(build_s, 1), "assemble_s": round(assembled, 1),
             "index_mb": folder_mb(index_dir / manifest.version), "dense_recall_at_10": round(recall, 4), "split_sentences_per_s": round(split_rate, 1),
         }
         log(f"{size} passages: built in {build_s:.0f} s, recall@10 {recall:.3f}; serving in a fresh process")
-        del content, index
+        del content
         (work / f"sentence-vectors-{size}.npy").unlink()
         result.update(timed_in_fresh_process(index_dir, work, paragraph_limit))
         print(json.dumps(result) if as_json else result, flush=True)
@@ -282,7 +281,7 @@ def retime(results_file: Path, work: Path, paragraph_limit: int | None) -> None:
         if "passages" in row:
             index_dir = work / f"index-{row['passages']}"
             row["search"] = with_current_search_settings(index_dir)
-            passages = passage_search(index_dir)
+            passages = load_passage_search(index_dir)
             row["dense_recall_at_10"] = round(recall_at_10(passages, passages.reconstruct_n(0, passages.ntotal), query_vectors), 4)
             log(f"{row['passages']} passages: recall@10 {row['dense_recall_at_10']:.3f}; timing again")
             row.update(timed_in_fresh_process(index_dir, work, paragraph_limit), retimed=time.strftime("%H:%M"))
@@ -310,18 +309,6 @@ def with_current_search_settings(index_dir: Path) -> dict:
     data["search"] = plan
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return plan
-
-
-def passage_search(index_dir: Path):
-    """The FAISS passage index of a built index, searched as ``load_index`` sets it up (without the rest)."""
-    import faiss
-    from spaceqa.index import read_manifest
-
-    manifest = read_manifest(index_dir)
-    index = faiss.read_index(str(index_dir / manifest.version / "passages.faiss"))
-    if manifest.search["passages"]["type"] == "hnsw":
-        index.hnsw.efSearch = manifest.search["passages"]["ef_search"]
-    return index
 
 
 def report(results_file: Path, plot_file: Path, results_md: Path) -> None:

@@ -20,10 +20,13 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -171,7 +174,7 @@ class OnnxEmbedder:
     """The same model exported to ONNX and run by ONNX Runtime on the CPU: int8 with ``quantise``, else float32.
 
     The export is made on first use from the model folder's own weights and kept in the
-    user's cache (see ``exported_session``); tokenising and pooling are the PyTorch embedder's.
+    user's cache (see ``exported_model``); tokenising and pooling are the PyTorch embedder's.
     """
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 8, *, quantise: bool = True, lazy: bool = False) -> None:
@@ -184,7 +187,7 @@ class OnnxEmbedder:
         # text at a time keeps each vector its own, at no cost in speed (bench/embed_bench.py).
         self.batch_size = 1 if quantise else batch_size
         self._quantise = quantise
-        self._session = self._tokenizer = self._limit = self._inputs = None
+        self._export = self._session = self._tokenizer = self._limit = self._inputs = None
         # A build has many texts: one single-threaded run per core, side by side, keeps every
         # core busy, where one run spread over the cores spends much of its time waiting for
         # them to meet (small matrices: a text at a time).  A question keeps the spread session:
@@ -212,7 +215,8 @@ class OnnxEmbedder:
 
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
                 self._limit = max_seq_length(self._path, self._tokenizer)
-                session = exported_session(self._path, quantise=self._quantise)
+                self._export = exported_model(self._path, quantise=self._quantise)
+                session = self._export.session()
                 self._inputs = [i.name for i in session.get_inputs()]
                 self._session = session
                 self._token_embeddings(["warm up"])  # the first run sets up its kernels: pay it while loading
@@ -230,7 +234,7 @@ class OnnxEmbedder:
         """The session that builds run side by side, one call per core (created on the first build)."""
         with self._loading:
             if self._build_session is None:
-                self._build_session = exported_session(self._path, quantise=self._quantise, threads=1)
+                self._build_session = self._export.session(threads=1)
             return self._build_session
 
     def embed_with_spans(
@@ -259,16 +263,28 @@ def max_seq_length(folder: Path, tokenizer) -> int:
     return min(int(tokenizer.model_max_length), 512)  # tokenizers without a limit say 10**30
 
 
-def exported_session(folder: Path, *, quantise: bool, threads: int | None = None):
-    """An ONNX Runtime session over the model in ``folder``, exported once and kept in the user's cache.
+@dataclass(frozen=True)
+class ExportedModel:
+    """An exported copy of the model on disk; one in a temporary folder is removed with this object (keep it while sessions may be made)."""
+
+    path: Path
+
+    def session(self, threads: int | None = None):
+        """An ONNX Runtime session over the copy; ``threads``: the cores one run spreads over (default: all)."""
+        from .onnx_export import onnx_session
+
+        return onnx_session(self.path, threads)
+
+
+def exported_model(folder: Path, *, quantise: bool) -> ExportedModel:
+    """The model in ``folder`` exported to ONNX once and kept in the user's cache.
 
     The copy is named by the weights' sha256, so a changed model is exported again.  When the
     cache cannot be written (a read-only home), the export goes to a temporary folder instead:
-    a slower start at every launch rather than none.  ``threads``: the cores one run spreads
-    over (default: all).
+    a slower start at every launch rather than none.
     """
     from .ingest import file_sha256
-    from .onnx_export import OPSET, cache_dir, cached_export, onnx_session
+    from .onnx_export import OPSET, cache_dir, cached_export
 
     weights = _weights_file(folder)
     digest = file_sha256(weights)
@@ -280,13 +296,14 @@ def exported_session(folder: Path, *, quantise: bool, threads: int | None = None
         _export_token_embeddings(folder, target, quantisation)
 
     try:
-        return onnx_session(cached_export([cache_dir() / f"{stem}.onnx"], description, export, what="embedding model"), threads)
+        return ExportedModel(cached_export([cache_dir() / f"{stem}.onnx"], description, export, what="embedding model"))
     except OSError as error:
         log.warning("%s; exporting to a temporary folder instead, again at every start (make it writable, or set XDG_CACHE_HOME)", error)
-        with tempfile.TemporaryDirectory(prefix="spaceqa-") as scratch:
-            target = Path(scratch) / f"{stem}.onnx"
-            export(target)
-            return onnx_session(target, threads)  # the session holds the graph in memory: the file may go
+        scratch = tempfile.mkdtemp(prefix="spaceqa-")
+        export(Path(scratch) / f"{stem}.onnx")
+        model = ExportedModel(Path(scratch) / f"{stem}.onnx")
+        weakref.finalize(model, shutil.rmtree, scratch, ignore_errors=True)
+        return model
 
 
 def _weights_file(folder: Path) -> Path:

@@ -400,9 +400,6 @@ def load_index(index_dir: Path) -> LoadedIndex:
     doc_ids = [doc.doc_id for doc in documents]
     with np.load(folder / "spans.npz") as spans:
         sentences, chunks = SentenceTable(doc_ids, spans["sentences"]), ChunkTable(doc_ids, spans["chunks"])
-    passages = faiss.read_index(str(folder / "passages.faiss"))
-    if manifest.search["passages"]["type"] == "hnsw":
-        passages.hnsw.efSearch = manifest.search["passages"]["ef_search"]
     return LoadedIndex(
         folder,
         manifest,
@@ -411,11 +408,24 @@ def load_index(index_dir: Path) -> LoadedIndex:
         chunks,
         # All in memory when every question scores every sentence; else read row by row.
         sentence_vectors=np.load(folder / "sentences.npy") if manifest.search["sentences"]["type"] == "exact" else VectorRows(folder / "sentences.npy"),
-        faiss_passages=passages,
+        faiss_passages=_passage_search(folder, manifest),
         # Memory-mapped: a question reads only the postings of its own terms (retrieve._top_bm25).
         bm25_passages=bm25s.BM25.load(str(folder / "bm25-passages"), mmap=True, show_progress=False),
         bm25_sentences=bm25s.BM25.load(str(folder / "bm25-sentences"), mmap=True, show_progress=False),
     )
+
+
+def load_passage_search(index_dir: Path):
+    """The live version's FAISS passage index alone, set up as ``load_index`` sets it up (for measuring search)."""
+    manifest = read_manifest(index_dir)
+    return _passage_search(Path(index_dir) / manifest.version, manifest)
+
+
+def _passage_search(folder: Path, manifest: Manifest):
+    passages = faiss.read_index(str(folder / "passages.faiss"))
+    if manifest.search["passages"]["type"] == "hnsw":
+        passages.hnsw.efSearch = manifest.search["passages"]["ef_search"]
+    return passages
 
 
 class VectorRows:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import spaceqa.embed
-from spaceqa.embed import OnnxEmbedder, exported_session
+from spaceqa.embed import OnnxEmbedder, exported_model
 
 pytestmark = pytest.mark.integration
 
@@ -136,9 +136,9 @@ def test_changed_weights_are_exported_again(int8, cache, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the module's cache stays as the other tests expect it
     shutil.copytree(cache, tmp_path / "spaceqa", ignore=shutil.ignore_patterns("embedder-fp32-*"))  # the export of the old weights
     monkeypatch.setattr("spaceqa.ingest.file_sha256", lambda path: "f" * 64)  # as if the model file had changed
-    exported_session(int8._path, quantise=True)
+    exported_model(int8._path, quantise=True)
     assert [target.name for target in calls] == [f"embedder-int8-{'f' * 16}.onnx"]
-    exported_session(int8._path, quantise=True)
+    exported_model(int8._path, quantise=True)
     assert len(calls) == 1
 
 
@@ -149,7 +149,7 @@ def test_an_unwritable_cache_falls_back_to_a_temporary_export(int8, cache, tmp_p
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
     monkeypatch.setattr("spaceqa.ingest.file_sha256", lambda path: "e" * 64)
     with caplog.at_level(logging.WARNING, logger="spaceqa"):
-        session = exported_session(int8._path, quantise=True)
+        session = exported_model(int8._path, quantise=True).session()
     assert session.get_outputs()[0].shape[-1] == 384
     assert len(calls) == 2 and "a-file" not in str(calls[1])  # the cache tried, then a temporary folder
     assert "exporting to a temporary folder instead" in caplog.text and "a-file" in caplog.text

@@ -146,6 +146,14 @@ def test_a_large_index_reads_sentence_vectors_from_disk(tmp_path, tiny_corpus, f
     assert np.array_equal(loaded.sentence_vectors[0 : len(loaded.sentences)], np.load(loaded.path / "sentences.npy"))
 
 
+def test_the_passage_search_alone_is_set_up_as_the_loaded_index_s(tmp_path, tiny_corpus, fake_embedder, monkeypatch):
+    monkeypatch.setattr(index_module, "APPROXIMATE_FROM_PASSAGES", 1)
+    build_index(tiny_corpus, tmp_path / "index", fake_embedder, ChunkParams())
+    alone, loaded = index_module.load_passage_search(tmp_path / "index"), load_index(tmp_path / "index").faiss_passages
+    assert alone.hnsw.efSearch == loaded.hnsw.efSearch == index_module.HNSW_EF_SEARCH
+    assert np.array_equal(alone.reconstruct_n(0, alone.ntotal), loaded.reconstruct_n(0, loaded.ntotal))
+
+
 def test_vector_rows_refuse_a_row_past_the_end(tmp_path):
     np.save(tmp_path / "m.npy", np.zeros((3, 2), dtype=np.float32))
     rows = index_module.VectorRows(tmp_path / "m.npy")
