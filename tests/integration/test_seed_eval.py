@@ -18,14 +18,13 @@ SEED_DEV = SHARED / "eval" / "seed-dev.jsonl"
 # failures, strictly: the run that reaches one fails until its marker is removed.
 NOT_YET = pytest.mark.xfail(strict=True, reason="reader issue goal, not reached yet (see README, 'Not there yet')")
 TARGETS = [
-    pytest.param("sentence_hit@1", 95.0, marks=NOT_YET), pytest.param("em", 90.0, marks=NOT_YET),
+    pytest.param("sentence_hit@1", 95.0, marks=NOT_YET), ("em", 90.0),
     ("doc_recall@3", 97.0), ("right_abstain", 100.0),
 ]
 FALSE_ABSTAIN_LIMIT = 5.0
-# Below these, the shipped reader has got worse than it was measured (EM 84.2, hit@1 92.1,
-# false-abstain 5.3): a change that falls under one fails CI.
-FLOORS = {"em": 81.0, "sentence_hit@1": 89.0}
-FALSE_ABSTAIN_CEILING = 8.0
+# Below these, the shipped reader has got worse than it was measured (EM 92.1, hit@1 94.7,
+# false-abstain 0.0; one question is 2.6 points): a change that falls under one fails CI.
+FLOORS = {"sentence_hit@1": 92.0}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,6 @@ def test_seed_dev_meets_target(seed_report, metric, target):
     assert seed_report.metrics[metric] >= target, seed_report.metrics
 
 
-@NOT_YET
 def test_seed_dev_false_abstain_within_limit(seed_report):
     assert seed_report.metrics["false_abstain"] <= FALSE_ABSTAIN_LIMIT, seed_report.metrics
 
@@ -48,7 +46,3 @@ def test_seed_dev_false_abstain_within_limit(seed_report):
 @pytest.mark.parametrize("metric, floor", FLOORS.items())
 def test_seed_dev_stays_above_the_measured_floor(seed_report, metric, floor):
     assert seed_report.metrics[metric] >= floor, seed_report.metrics
-
-
-def test_seed_dev_false_abstain_stays_below_the_measured_ceiling(seed_report):
-    assert seed_report.metrics["false_abstain"] <= FALSE_ABSTAIN_CEILING, seed_report.metrics
