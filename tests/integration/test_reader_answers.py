@@ -1,10 +1,11 @@
 """The trained reader on the bundled corpus: questions a new user asks, phrased their own way.
 
-These four come from the reader issue's walkthrough, where span rules answered each wrongly
-(a name from the wrong clause, the wrong agency, a word of the title, an answer the documents
-do not hold).  The reader must get the span right, cite it, and abstain on the last.
+Four come from the reader issue's walkthrough, where span rules answered each wrongly (a
+name from the wrong clause, the wrong agency, a word of the title, an answer the documents do
+not hold), and one from the project's first tests.  The reader must get the span right, cite
+it, and abstain where the documents do not say.
 
-Two are not met yet (the reader issue stays open for them): they are marked as expected
+Three are not met yet (the reader issue stays open for them): they are marked as expected
 failures, strictly, so the day they pass the marker must go.
 """
 
@@ -23,6 +24,9 @@ ANSWERED = [
     ("Which agency does Charles Bolden lead?", {"nasa", "national aeronautics and space administration", "national aeronautics and space administration nasa"},
      {"002_ce559d12851d8811.txt", "003_6c3f5f3a73d38cee.txt"}),  # both documents say it
     pytest.param("Who signed the 1992 joint statement?", {"us and new russian federation"}, {"001_ed1ccbfae5182841.txt"}, marks=NOT_YET),
+    # Answered rightly before the reader's third training pass, wrongly since ("Krikalev", the
+    # first Russian of the same sentence): kept here so that the regression stays in sight.
+    pytest.param("Which American was the first to live on Mir?", {"norman thagard"}, {"001_ed1ccbfae5182841.txt"}, marks=NOT_YET),
 ]
 
 
