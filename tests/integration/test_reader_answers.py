@@ -24,8 +24,8 @@ ANSWERED = [
     ("Which agency does Charles Bolden lead?", {"nasa", "national aeronautics and space administration", "national aeronautics and space administration nasa"},
      {"002_ce559d12851d8811.txt", "003_6c3f5f3a73d38cee.txt"}),  # both documents say it
     pytest.param("Who signed the 1992 joint statement?", {"us and new russian federation"}, {"001_ed1ccbfae5182841.txt"}, marks=NOT_YET),
-    # Answered rightly before the reader's third training pass, wrongly since ("Krikalev", the
-    # first Russian of the same sentence): kept here so that the regression stays in sight.
+    # Answered rightly before the reader's third training pass, wrongly since ("Krikalev" or
+    # "Russian", from the clause about the first Russian): kept so the regression stays in sight.
     pytest.param("Which American was the first to live on Mir?", {"norman thagard"}, {"001_ed1ccbfae5182841.txt"}, marks=NOT_YET),
 ]
 
