@@ -299,10 +299,10 @@ def exported_model(folder: Path, *, quantise: bool) -> ExportedModel:
         return ExportedModel(cached_export([cache_dir() / f"{stem}.onnx"], description, export, what="embedding model"))
     except OSError as error:
         log.warning("%s; exporting to a temporary folder instead, again at every start (make it writable, or set XDG_CACHE_HOME)", error)
-        scratch = tempfile.mkdtemp(prefix="spaceqa-")
-        export(Path(scratch) / f"{stem}.onnx")
-        model = ExportedModel(Path(scratch) / f"{stem}.onnx")
-        weakref.finalize(model, shutil.rmtree, scratch, ignore_errors=True)
+        target = Path(tempfile.mkdtemp(prefix="spaceqa-")) / f"{stem}.onnx"
+        export(target)
+        model = ExportedModel(target)
+        weakref.finalize(model, shutil.rmtree, target.parent, ignore_errors=True)
         return model
 
 
