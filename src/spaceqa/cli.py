@@ -291,11 +291,13 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
 @click.option("--max-questions", type=click.IntRange(0), default=0, help="Train on this many questions, sampled with the seed (0: all).")
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=1, show_default=True, help="Passes over the training rows, each shuffled afresh.")
+@click.option("--device", default="auto", show_default=True, help="Where to train: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'.")
 @click.option("--learning-rate", type=float, default=None, help="Peak learning rate [1e-4 from base, 3e-5 when adapting a reader].")
 @click.option("--dev", "dev_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD file to score the reader on when done (reader only); the figures go in the model card.")
 @click.option("--dev-questions", type=click.IntRange(1), default=1000, show_default=True, help="Questions of --dev to score, sampled.")
 @_friendly_errors
-def train_reader(data_files, out, work, init, max_questions, seed, batch_size, learning_rate, dev_file, dev_questions) -> None:
+def train_reader(data_files, out, work, init, max_questions, seed, batch_size, epochs, device, learning_rate, dev_file, dev_questions) -> None:
     """Train the extractive reader on SQuAD-format questions (never downloads anything).
 
     Adapt the reader to your documents: write questions about them with their answers in
@@ -310,8 +312,8 @@ def train_reader(data_files, out, work, init, max_questions, seed, batch_size, l
     if start is not None and not (start / "card.json").exists():
         raise click.BadParameter(f"{start} holds no reader (no card.json)", param_hint="--from")
     rate = learning_rate or (1e-4 if start is None else 3e-5)
-    settings = TrainingSettings(seed=seed, batch_size=batch_size, learning_rate=rate, max_questions=max_questions)
-    card = train(list(data_files), out, work, settings=settings, init=start, dev_file=dev_file, dev_questions=dev_questions)
+    settings = TrainingSettings(seed=seed, batch_size=batch_size, learning_rate=rate, max_questions=max_questions, epochs=epochs)
+    card = train(list(data_files), out, work, settings=settings, init=start, dev_file=dev_file, dev_questions=dev_questions, device=device)
     click.echo(f"reader written to {out} ({card['training']['steps']} steps, {card['training']['wall_seconds'] / 60:.0f} min)")
     if "dev" in card:
         click.echo(f"reader-only on {dev_file.name}: EM {card['dev']['em']}, F1 {card['dev']['f1']}")

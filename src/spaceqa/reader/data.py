@@ -26,14 +26,15 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from ..evaluate import squad_document_name
-from ..index import LoadedIndex
 from .reading import InputSettings, cut_question
 from .windows import window_range
+
+if TYPE_CHECKING:  # the rows (Features) load where there is no index library, e.g. a GPU machine
+    from ..index import LoadedIndex
 
 NEGATIVE_KINDS = ("paragraph", "article", "retrieved", "swapped")
 RETRIEVED_CANDIDATES = 12  # how deep in the retriever's ranking a hard negative may come from
@@ -65,6 +66,8 @@ def read_squad(path: Path, prefix: str = "") -> tuple[dict[str, str], list[Squad
 
     Documents are named as ``spaceqa eval`` names them, under ``prefix/`` when given.
     """
+    from ..evaluate import squad_document_name
+
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     documents, questions = {}, []
     for article in data["data"]:

@@ -19,7 +19,6 @@ from torch import nn
 from transformers import BertConfig, BertModel
 
 from ..embed import bundled_model_path
-from ..ingest import file_sha256
 
 FROZEN = ("encoder.embeddings.word_embeddings.weight",)  # the base model's; never trained, never shipped
 UNUSED_BASE_TENSORS = ("pooler.", "embeddings.position_ids")  # the sentence pooler; a constant buffer
@@ -86,5 +85,7 @@ def load_weights(folder: Path, base: Path | None = None) -> ReaderNet:
 
 def base_fingerprint(base: Path | None = None) -> str:
     """sha256 of the base model's weights: a reader only fits the base it was trained on."""
+    from ..ingest import file_sha256  # here, not above: training on a machine without the document readers needs none
+
     return file_sha256((base or bundled_model_path()) / "model.safetensors")
 

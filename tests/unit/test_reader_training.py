@@ -1,0 +1,92 @@
+"""The training loop on a tiny network: epochs, learning, checkpoints, and rows that travel (real tokenizer)."""
+
+import numpy as np
+import pytest
+
+from spaceqa.reader.data import Example, featurise
+from spaceqa.reader.reading import InputSettings
+from spaceqa.reader.training import TrainingSettings, _save_features, collate, fit, load_features, loss_of, training_plan
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from spaceqa.embed import bundled_model_path
+
+    return AutoTokenizer.from_pretrained(str(bundled_model_path()))
+
+
+@pytest.fixture(scope="module")
+def features(tokenizer):
+    facts = [
+        ("Who commanded the first crew?", "The first crew was commanded by Mara Ostrova, a test pilot.", "Mara Ostrova"),
+        ("When did the lab module dock?", "The lab module docked in March 2031 after two weeks of checks.", "March 2031"),
+        ("What powers the rover?", "A small reactor powers the rover through the polar night.", "A small reactor"),
+        ("Where did the capsule land?", "The capsule landed near Lake Tern, far from the planned site.", "Lake Tern"),
+    ]
+    examples = []
+    for question, text, answer in facts:
+        start = text.index(answer)
+        examples.append(Example(question, text, start, start + len(answer), "positive"))
+        examples.append(Example(question, "The weather station reported clear skies all week.", -1, -1, "paragraph"))
+    return featurise(examples, tokenizer, InputSettings())
+
+
+def tiny_reader(vocab_size):
+    import torch
+    from transformers import BertConfig
+
+    from spaceqa.reader.model import ReaderNet
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    return ReaderNet(config)
+
+
+def mean_loss(net, features):
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        inputs, start, end, answerable = collate(features, np.arange(len(features.input_ids)))
+        return float(loss_of(net, inputs, start, end, answerable)[0])
+
+
+def test_each_epoch_visits_every_row_once_in_its_own_order(features):
+    plan = training_plan(features, TrainingSettings(batch_size=3, epochs=3, seed=5))
+    rows, per_epoch = len(features.input_ids), -(-len(features.input_ids) // 3)
+    assert len(plan) == 3 * per_epoch
+    epochs = [np.concatenate(plan[i * per_epoch : (i + 1) * per_epoch]) for i in range(3)]
+    for order in epochs:
+        assert sorted(order.tolist()) == list(range(rows))
+    assert epochs[0].tolist() != epochs[1].tolist()
+
+
+def test_fit_learns_then_a_second_run_with_the_same_key_resumes_instead_of_training_again(features, tokenizer, tmp_path):
+    net = tiny_reader(tokenizer.vocab_size)
+    before = mean_loss(net, features)
+    settings = TrainingSettings(batch_size=4, epochs=12, learning_rate=3e-3, warmup_share=0.1, seed=1)
+    run = fit(net, features, settings, tmp_path, run_key="k1", device="cpu", progress=False)
+    after = mean_loss(net, features)
+    assert run["steps"] == len(training_plan(features, settings)) and run["rows_seen"] == 12 * len(features.input_ids)
+    assert after < before * 0.6
+
+    trained = {k: v.clone() for k, v in net.trained_state().items()}
+    again = tiny_reader(tokenizer.vocab_size)  # fresh weights: resuming must restore the trained ones
+    fit(again, features, settings, tmp_path, run_key="k1", device="cpu", progress=False)
+    assert all(np.allclose(again.trained_state()[k].numpy(), trained[k].numpy()) for k in trained)
+
+    other = tiny_reader(tokenizer.vocab_size)
+    fit(other, features, TrainingSettings(batch_size=4, epochs=1, seed=1), tmp_path, run_key="k2", device="cpu", progress=False)
+    assert mean_loss(other, features) > after  # another run's checkpoint is not taken for its own
+
+
+def test_rows_written_by_prepare_load_back_unchanged(features, tmp_path):
+    path = tmp_path / "features-test.npz"
+    _save_features(path, features, {"questions": 4})
+    loaded, summary = load_features(path)
+    assert summary == {"questions": 4}
+    for name in ("input_ids", "token_type_ids", "context_mask"):
+        assert all(np.array_equal(a, b) for a, b in zip(getattr(loaded, name), getattr(features, name)))
+    assert np.array_equal(loaded.start, features.start) and np.array_equal(loaded.answerable, features.answerable)
