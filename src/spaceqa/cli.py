@@ -293,11 +293,12 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--epochs", type=click.IntRange(1), default=1, show_default=True, help="Passes over the training rows, each shuffled afresh.")
 @click.option("--device", default="auto", show_default=True, help="Where to train: 'auto' (a CUDA GPU when there is one), 'cpu' or 'cuda'.")
+@click.option("--prepare-only", is_flag=True, help="Stop once the tokenised rows are in --work (to train them elsewhere with scripts/fit_reader_rows.py).")
 @click.option("--learning-rate", type=float, default=None, help="Peak learning rate [1e-4 from base, 3e-5 when adapting a reader].")
 @click.option("--dev", "dev_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD file to score the reader on when done (reader only); the figures go in the model card.")
 @click.option("--dev-questions", type=click.IntRange(1), default=1000, show_default=True, help="Questions of --dev to score, sampled.")
 @_friendly_errors
-def train_reader(data_files, out, work, init, max_questions, seed, batch_size, epochs, device, learning_rate, dev_file, dev_questions) -> None:
+def train_reader(data_files, out, work, init, max_questions, seed, batch_size, epochs, device, prepare_only, learning_rate, dev_file, dev_questions) -> None:
     """Train the extractive reader on SQuAD-format questions (never downloads anything).
 
     Adapt the reader to your documents: write questions about them with their answers in
@@ -306,13 +307,17 @@ def train_reader(data_files, out, work, init, max_questions, seed, batch_size, e
     again to resume from the last checkpoint in --work.
     """
     from .reader import SHIPPED_READER
-    from .reader.training import TrainingSettings, train
+    from .reader.training import TrainingSettings, prepare_rows, train
 
     start = {"shipped": SHIPPED_READER, "base": None}.get(init, Path(init))
     if start is not None and not (start / "card.json").exists():
         raise click.BadParameter(f"{start} holds no reader (no card.json)", param_hint="--from")
     rate = learning_rate or (1e-4 if start is None else 3e-5)
     settings = TrainingSettings(seed=seed, batch_size=batch_size, learning_rate=rate, max_questions=max_questions, epochs=epochs)
+    if prepare_only:
+        rows = prepare_rows(list(data_files), work, settings)
+        click.echo(f"training rows written to {rows}")
+        return
     card = train(list(data_files), out, work, settings=settings, init=start, dev_file=dev_file, dev_questions=dev_questions, device=device)
     click.echo(f"reader written to {out} ({card['training']['steps']} steps, {card['training']['wall_seconds'] / 60:.0f} min)")
     if "dev" in card:

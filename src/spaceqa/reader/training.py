@@ -48,7 +48,7 @@ class TrainingSettings:
     max_questions: int = 0  # 0: every question of the data files
     epochs: int = 1  # passes over the rows, each in its own shuffled order (seed + epoch)
     # Chance that a question also gets a negative (no-answer) window of each kind.
-    negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.35, "swapped": 1.0})
+    negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.5, "swapped": 1.0})
     checkpoint_minutes: float = 10.0
 
     def to_dict(self) -> dict:
@@ -68,10 +68,8 @@ def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, 
     from ..index import load_index
     from .data import ExampleBuilder, featurise, read_squad, retrieved_sentences
 
-    key = hashlib.sha256(
-        json.dumps([[file_digest(p) for p in data_files], settings.seed, settings.max_questions, settings.negatives, inputs.to_dict()]).encode()
-    ).hexdigest()[:16]
-    cached = work / f"features-{key}.npz"
+    cached = rows_file(data_files, work, settings, inputs)
+    key = cached.stem.removeprefix("features-")
     if cached.exists():
         return load_features(cached)
 
@@ -111,9 +109,34 @@ def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, 
     kinds = {kind: sum(e.kind == kind for e in examples) for kind in sorted({e.kind for e in examples})}
     log.info("%d examples from %d questions: %s", len(examples), len(questions), kinds)
     features = featurise(examples, tokenizer, inputs)
-    summary = {"questions": len(questions), "examples": kinds, "rows": len(features.input_ids), "answerable_rows": int(features.answerable.sum())}
+    summary = {
+        "questions": len(questions), "examples": kinds, "rows": len(features.input_ids), "answerable_rows": int(features.answerable.sum()),
+        "prepared_with": {"seed": settings.seed, "max_questions": settings.max_questions, "negatives": settings.negatives},
+    }
     _save_features(cached, features, summary)
     return features, summary
+
+
+def prepare_rows(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings = InputSettings()) -> Path:
+    """Prepare (or find) the tokenised rows in ``work`` without training; the file they are in."""
+    from transformers import AutoTokenizer
+
+    from ..config import Settings
+    from ..embed import bundled_model_path
+    from ..pipeline import load_embedder
+
+    work.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    prepare(data_files, work, settings, inputs, tokenizer, load_embedder(Settings.load(), lazy=True), progress=True)
+    return rows_file(data_files, work, settings, inputs)
+
+
+def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings) -> Path:
+    """Where ``prepare`` keeps the rows of these files and settings (the epochs and rate do not change them)."""
+    key = hashlib.sha256(
+        json.dumps([[file_digest(p) for p in data_files], settings.seed, settings.max_questions, settings.negatives, inputs.to_dict()]).encode()
+    ).hexdigest()[:16]
+    return work / f"features-{key}.npz"
 
 
 def training_plan(features: Features, settings: TrainingSettings) -> list[np.ndarray]:
