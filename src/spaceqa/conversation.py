@@ -152,8 +152,8 @@ def choose(scores: Sequence[float], readings: Sequence[Interpretation], related:
     wine question to find its answer.  The question as asked (``readings[0]``) keeps its
     reading when it is answered well on its own, or when no related reading does better; if
     its own passage has nothing to do with the earlier turn, a related reading within
-    ``UNRELATED_MARGIN`` of it is preferred ("Who were its cosmonauts?" answered with some
-    other crew).
+    ``UNRELATED_MARGIN`` of it is preferred ("Who was its commander?" answered with some
+    other ship's).
     """
     eligible = [i for i in range(1, len(readings)) if related[i]]
     best = max(eligible, key=lambda i: scores[i], default=0)
