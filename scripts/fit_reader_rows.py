@@ -17,7 +17,8 @@ The seed and the negatives are those the rows were prepared with.
 It writes ``reader.safetensors`` and ``run.json`` (the settings, the rows' summary and the
 run); back on the first machine, ``python scripts/fit_reader_rows.py --card OUT`` writes the
 model card from them, and ``scripts/calibrate_reader.py --reader OUT --write`` calibrates.
-The shipped reader was made this way on a lent H200 (see its card).
+The GPU-trained reader of the README ("A better reader, measured and not shipped yet") was
+made this way, on a lent H200.
 """
 
 from __future__ import annotations
