@@ -62,7 +62,7 @@ def fit_rows(args) -> None:
     print(f"reader weights in {args.out}: {run['steps']} steps, {run['wall_seconds']} s on {run['hardware']}")
 
 
-def write_card(args) -> None:
+def write_model_card(args) -> None:
     """Back where SpaceQA is installed: the model card of ``--card``'s weights, from its run.json."""
     from spaceqa.reader.reading import InputSettings
     from spaceqa.reader.training import TrainingSettings, model_card, write_card
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--base-travelled-as", default="float32", help="with --card: the precision of the base weights given to --base")
     args = parser.parse_args()
     if args.card:
-        write_card(args)
+        write_model_card(args)
     elif args.rows and args.base:
         fit_rows(args)
     else:

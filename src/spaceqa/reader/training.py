@@ -119,16 +119,27 @@ def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, 
 
 def prepare_rows(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings = InputSettings()) -> Path:
     """Prepare (or find) the tokenised rows in ``work`` without training; the file they are in."""
+    rows = rows_file(data_files, work, settings, inputs)
+    if not rows.exists():  # rows already there need no loading, only their name
+        work.mkdir(parents=True, exist_ok=True)
+        prepare(data_files, work, settings, inputs, *_tokenizer_and_embedder(), progress=True)
+    return rows
+
+
+def _tokenizer_and_embedder(embedder=None):
+    """The bundled tokenizer, and the embedder that mines hard negatives (``embedder`` if given)."""
     from transformers import AutoTokenizer
 
-    from ..config import Settings
     from ..embed import bundled_model_path
-    from ..pipeline import load_embedder
 
-    work.mkdir(parents=True, exist_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
-    prepare(data_files, work, settings, inputs, tokenizer, load_embedder(Settings.load(), lazy=True), progress=True)
-    return rows_file(data_files, work, settings, inputs)
+    if embedder is None:
+        # The hard negatives are what SpaceQA's own retriever returns, so its embedder is the
+        # one SpaceQA asks with (SPACEQA_EMBEDDING_RUNTIME and SPACEQA_MODEL included).
+        from ..config import Settings
+        from ..pipeline import load_embedder
+
+        embedder = load_embedder(Settings.load(), lazy=True)
+    return AutoTokenizer.from_pretrained(str(bundled_model_path())), embedder
 
 
 def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings) -> Path:
@@ -206,20 +217,10 @@ def train(
     progress: bool = True,
 ) -> dict:
     """Train (or go on training) and write the reader and its model card into ``out``."""
-    from transformers import AutoTokenizer
-
-    from ..embed import bundled_model_path
     from .model import ReaderNet, load_weights, save_weights
 
     work.mkdir(parents=True, exist_ok=True)
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
-    if embedder is None:
-        # The hard negatives are what SpaceQA's own retriever returns, so its embedder is the
-        # one SpaceQA asks with (SPACEQA_EMBEDDING_RUNTIME and SPACEQA_MODEL included).
-        from ..config import Settings
-        from ..pipeline import load_embedder
-
-        embedder = load_embedder(Settings.load(), lazy=True)
+    tokenizer, embedder = _tokenizer_and_embedder(embedder)
     features, summary = prepare(data_files, work, settings, inputs, tokenizer, embedder, progress=progress)
     net = load_weights(init) if init else ReaderNet.from_base()
     run = fit(net, features, settings, work, run_key=run_key(summary, settings, inputs, init), inputs=inputs, device=device, progress=progress)
@@ -269,6 +270,7 @@ def fit(
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
     where = pick_device(device)
+    on_gpu = where.type == "cuda"
     base_sha256 = base_sha256 or base_fingerprint()
     plan = training_plan(features, settings)
     net.to(where).train()
@@ -277,13 +279,12 @@ def fit(
     no_decay = [p for p in trainable if p.dim() <= 1]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=settings.learning_rate,
-        fused=where.type == "cuda",  # one kernel per step instead of several per tensor: launches, not arithmetic, bound this small net on a GPU
+        fused=on_gpu,  # one kernel per step instead of several per tensor: launches, not arithmetic, bound this small net on a GPU
     )
     warmup = max(1, int(settings.warmup_share * len(plan)))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min((step + 1) / warmup, max(0.0, (len(plan) - step) / max(1, len(plan) - warmup)))
     )
-    on_gpu = where.type == "cuda"
 
     checkpoint = work / "checkpoint.pt"
     step, seconds_before = 0, 0.0
