@@ -5,7 +5,7 @@ import pytest
 
 from spaceqa.reader.data import Example, featurise
 from spaceqa.reader.reading import InputSettings
-from spaceqa.reader.training import TrainingSettings, _save_features, collate, fit, load_features, loss_of, training_plan
+from spaceqa.reader.training import TrainingSettings, _save_features, autocast_bfloat16, collate, fit, load_features, loss_of, training_plan
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,10 @@ def test_fit_learns_then_a_second_run_with_the_same_key_resumes_instead_of_train
     after = mean_loss(net, features)
     assert run["steps"] == len(training_plan(features, settings)) and run["rows_seen"] == 12 * len(features.input_ids)
     assert after < before * 0.6
+    # bfloat16 where this CPU computes it natively (it learns all the same), and the card says which
+    import torch
+
+    assert ("bfloat16 autocast" in run["hardware"]) == autocast_bfloat16(torch.device("cpu"))
 
     trained = {k: v.clone() for k, v in net.trained_state().items()}
     again = tiny_reader(tokenizer.vocab_size)  # fresh weights: resuming must restore the trained ones

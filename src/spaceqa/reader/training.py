@@ -7,7 +7,9 @@ state and the position in the data, written atomically every few minutes.  A run
 again with the same folder and settings resumes where the last checkpoint left it; the
 data order follows from the seed alone, so a resumed run sees what an unbroken one would.
 
-It runs on a CUDA GPU when one is there (``--device``), in bfloat16 autocast; ``fit`` is
+It runs on a CUDA GPU when one is there (``--device``), in bfloat16 autocast, and so does it
+on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX: 2.3 times the float32 rate on this
+2-core machine's, 37 rows/s against 16); ``fit`` is
 the optimisation alone, so tokenised rows prepared on one machine (``load_features``) can
 be trained on another that has no index or retriever.
 """
@@ -252,6 +254,19 @@ def pick_device(name: str = "auto"):
     return torch.device(name)
 
 
+def autocast_bfloat16(where) -> bool:
+    """Whether the forward and backward passes on ``where`` run in bfloat16 autocast.
+
+    On a GPU always; on a CPU only where it has bfloat16 instructions (oneDNN's own test):
+    elsewhere bfloat16 is emulated, slower than float32.
+    """
+    import torch
+
+    if where.type == "cuda":
+        return True
+    return where.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def fit(
     net, features: Features, settings: TrainingSettings, work: Path, *, run_key: str, inputs: InputSettings = InputSettings(),
     device: str = "auto", base_sha256: str | None = None, progress: bool = True,
@@ -259,8 +274,9 @@ def fit(
     """Optimise ``net`` over ``features`` in place, checkpointing into ``work``; what the card records of the run.
 
     ``base_sha256`` names the base model in the checkpoints' cards (default: the bundled one's).
-    A checkpoint in ``work`` with the same ``run_key`` is resumed.  On a GPU the forward and
-    backward passes run in bfloat16 autocast (the weights and optimiser stay float32).
+    A checkpoint in ``work`` with the same ``run_key`` is resumed.  The forward and backward
+    passes run in bfloat16 autocast where ``autocast_bfloat16`` says so (the weights and the
+    optimiser stay float32).
     """
     import torch
     from tqdm import tqdm
@@ -271,6 +287,7 @@ def fit(
     torch.manual_seed(settings.seed)
     where = pick_device(device)
     on_gpu = where.type == "cuda"
+    bfloat16 = autocast_bfloat16(where)
     base_sha256 = base_sha256 or base_fingerprint()
     plan = training_plan(features, settings)
     net.to(where).train()
@@ -324,7 +341,7 @@ def fit(
                 {k: v.to(where, non_blocking=True) for k, v in part.items()} if isinstance(part, dict) else part.to(where, non_blocking=True)
                 for part in collate(features, plan[step])
             )
-            with torch.autocast(where.type, dtype=torch.bfloat16, enabled=on_gpu):
+            with torch.autocast(where.type, dtype=torch.bfloat16, enabled=bfloat16):
                 loss, span_loss, _ = loss_of(net, inputs_, start, end, answerable)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -347,17 +364,18 @@ def fit(
         "rows_seen": int(sum(len(b) for b in plan)),
         "steps": len(plan),
         "wall_seconds": round(seconds_before + time.perf_counter() - started, 1),
-        "hardware": _hardware(where),
+        "hardware": _hardware(where, bfloat16),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _hardware(where) -> str:
+def _hardware(where, bfloat16: bool) -> str:
     import torch
 
+    precision = "bfloat16 autocast" if bfloat16 else "float32"
     if where.type == "cuda":
-        return f"{torch.cuda.get_device_name(where)}, bfloat16 autocast, torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+        return f"{torch.cuda.get_device_name(where)}, {precision}, torch {torch.__version__}"
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision}, torch {torch.__version__}"
 
 
 def model_card(data_files: Sequence[Path], settings: TrainingSettings, inputs: InputSettings, summary: dict, run: dict, *, init: Path | None, retrieved_with: str) -> dict:
