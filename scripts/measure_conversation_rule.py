@@ -69,8 +69,7 @@ def main() -> None:
             for confident, margin in itertools.product(CONFIDENT, MARGIN):
                 conversation.STANDALONE_CONFIDENT, conversation.UNRELATED_MARGIN = confident, margin
                 report = evaluate(engine, items)
-                # every turn after the first, answerable: what the rule decides
-                metrics = report.metrics
+                metrics = report.metrics  # over every turn, as `spaceqa eval` reports them
                 kinds = " ".join(f"{kind}={values['em']}" for kind, values in report.by_kind.items())
                 print(f"{name:>8} {confident:>9} {margin:>6} {metrics['em']:>5} {metrics['false_abstain']:>5} {metrics['right_abstain']:>5}  {kinds}", flush=True)
 
