@@ -8,8 +8,8 @@ again with the same folder and settings resumes where the last checkpoint left i
 data order follows from the seed alone, so a resumed run sees what an unbroken one would.
 
 It runs on a CUDA GPU when one is there (``--device``), in bfloat16 autocast, and so does it
-on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX: 2.3 times the float32 rate on this
-2-core machine's, 37 rows/s against 16); ``fit`` is
+on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX: 2.25 times the float32 rate on this
+2-core machine's, ``bench/train_bench.py``); ``fit`` is
 the optimisation alone, so tokenised rows prepared on one machine (``load_features``) can
 be trained on another that has no index or retriever.
 """
