@@ -60,10 +60,8 @@ def main() -> None:
     print(f"{'set':>8} {'confident':>9} {'margin':>6} {'EM':>5} {'FA':>5} {'RA':>5}  EM per kind")
     with tempfile.TemporaryDirectory(prefix="spaceqa-rule-") as scratch:
         for name, questions, corpus in SETS:
-            settings = Settings.load(overrides)
-            if corpus is not None:
-                settings = Settings.load({**overrides, "corpus_dir": corpus, "index_dir": Path(scratch) / name})
-            engine = open_engine(settings)
+            own_corpus = {} if corpus is None else {"corpus_dir": corpus, "index_dir": Path(scratch) / name}
+            engine = open_engine(Settings.load({**overrides, **own_corpus}))
             memoise_readings(engine)
             items = load_items(questions)
             for confident, margin in itertools.product(CONFIDENT, MARGIN):

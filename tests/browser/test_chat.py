@@ -85,27 +85,27 @@ def test_a_follow_up_sends_the_earlier_questions_as_history(page: Page):
 def test_a_conversation_shows_how_each_follow_up_was_understood(page: Page):
     """A fragment, a switch of topic and a pronoun, each answered; the follow-ups say how they were read."""
     bodies = asked(page)
-    turns = [
-        ("Who was the first Russian cosmonaut to fly aboard an American Space Shuttle?", "Sergei Krikalev", None),
-        # a fragment, completed from the question before it
-        ("On which mission?", "STS-60", "On which mission was the first Russian cosmonaut to fly aboard an American Space Shuttle?"),
-        (FIRST, "Norman Thagard", None),  # a new topic, taken as asked
+    completed = "On which mission was the first Russian cosmonaut to fly aboard an American Space Shuttle?"
+    turns = [  # (question, answer, the readings the page may show: none for a question taken as asked)
+        ("Who was the first Russian cosmonaut to fly aboard an American Space Shuttle?", "Sergei Krikalev", ()),
+        ("On which mission?", "STS-60", (completed,)),  # a fragment, completed from the question before it
+        (FIRST, "Norman Thagard", ()),  # a new topic, taken as asked
         # "he" is the answer before it: read with that answer in its place, or beside the
         # question it follows (the reader's scores decide; both are right, and say so)
-        (FOLLOW_UP, "115", f"How many days did Norman Thagard spend there?|{FOLLOW_UP} (following: {FIRST})"),
+        (FOLLOW_UP, "115", ("How many days did Norman Thagard spend there?", f"{FOLLOW_UP} (following: {FIRST})")),
     ]
-    for number, (question, answer, understood) in enumerate(turns):
+    for number, (question, answer, readings) in enumerate(turns):
         ask(page, question)
         expect(reply(page, number).locator(".answer-text")).to_contain_text(answer)
         line = page.locator(".turn").nth(number).locator(".understood")
-        if understood:
+        if readings:
             expect(line).to_be_visible()
-            expect(line).to_have_text(re.compile("^Understood as: (?:" + "|".join(map(re.escape, understood.split("|"))) + ")$"))
+            expect(line).to_have_text(re.compile("^Understood as: (?:" + "|".join(map(re.escape, readings)) + ")$"))
         else:
             expect(line).to_be_hidden()
     # the pronoun's question went with what the page had shown: answers and readings
     assert bodies[3]["history"][-2:] == [
-        {"question": "On which mission?", "answer": "STS-60 mission", "understood_as": turns[1][2]},
+        {"question": "On which mission?", "answer": "STS-60 mission", "understood_as": completed},
         {"question": FIRST, "answer": "Norman Thagard", "understood_as": None},
     ]
 
