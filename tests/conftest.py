@@ -99,6 +99,16 @@ def tiny_client(tiny_app):
 
 @pytest.fixture(scope="session")
 def real_embedder():
+    """The embedder `spaceqa serve` runs by default (ONNX Runtime, int8), so the tests answer as the service does."""
+    from spaceqa.config import Settings
+    from spaceqa.pipeline import load_embedder
+
+    return load_embedder(Settings())
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """PyTorch in float32: the reference the ONNX Runtime embedders are checked against."""
     from spaceqa.embed import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()

@@ -49,16 +49,16 @@ def test_index_then_ask_with_citation(cli):
 
 
 def test_an_up_to_date_index_is_checked_without_loading_the_model(cli, monkeypatch):
-    from spaceqa.embed import SentenceTransformerEmbedder
+    from spaceqa.embed import OnnxEmbedder
 
     cli("index")
-    lazy = SentenceTransformerEmbedder(lazy=True)
+    lazy = OnnxEmbedder(quantise=True, lazy=True)  # the runtime of the session's embedder, not loaded yet
     monkeypatch.setattr(pipeline, "load_embedder", lambda settings, **_: lazy)
     result = cli("index")
     assert result.exit_code == 0 and "up to date" in result.output
-    assert lazy._model is None  # nothing to embed, so the model's seconds of loading were never paid
+    assert lazy._session is None  # nothing to embed, so the model's seconds of loading were never paid
     (cli.corpus / "new.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
-    assert "indexed 1" in cli("index").output and lazy._model is not None
+    assert "indexed 1" in cli("index").output and lazy._session is not None
 
 
 def test_ask_json_is_the_api_response(cli):

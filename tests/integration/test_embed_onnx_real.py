@@ -48,8 +48,8 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-def test_vectors_are_unit_length_and_within_rounding_of_pytorch(int8, float32, real_embedder):
-    expected = real_embedder.embed(TEXTS)
+def test_vectors_are_unit_length_and_within_rounding_of_pytorch(int8, float32, torch_embedder):
+    expected = torch_embedder.embed(TEXTS)
     for embedder in (int8, float32):
         vectors = embedder.embed(TEXTS)
         assert vectors.shape == (len(TEXTS), 384) and vectors.dtype == np.float32
@@ -80,7 +80,7 @@ def test_a_build_runs_one_pass_per_core_side_by_side_and_gets_the_same_vectors(i
     assert np.allclose(side_by_side[0][:6], int8.embed(texts[:6]), atol=1e-6)  # and what a question's session gives
 
 
-def test_span_vectors_pool_the_tokens_of_each_span_in_context(float32, real_embedder):
+def test_span_vectors_pool_the_tokens_of_each_span_in_context(float32, torch_embedder):
     passages, spans = float32.embed_with_spans([PASSAGE], [SENTENCES])
     tokens, mask, offsets = float32._token_embeddings([PASSAGE])  # one forward pass, pooled by hand below
     for (start, end), vector in zip(SENTENCES, spans[0]):
@@ -89,7 +89,7 @@ def test_span_vectors_pool_the_tokens_of_each_span_in_context(float32, real_embe
         assert np.allclose(vector, mean / np.linalg.norm(mean), atol=1e-6)
     assert np.allclose(passages, float32.embed([PASSAGE]), atol=1e-6)
     # ... which is what the PyTorch embedder gives for the same spans.
-    expected_passages, expected_spans = real_embedder.embed_with_spans([PASSAGE], [SENTENCES])
+    expected_passages, expected_spans = torch_embedder.embed_with_spans([PASSAGE], [SENTENCES])
     assert cosines(passages, expected_passages).min() > 0.9999
     assert cosines(np.stack(spans[0]), np.stack(expected_spans[0])).min() > 0.9999
 
