@@ -49,10 +49,11 @@ import numpy as np
 from spaceqa.answer import FEATURES, Answerer, Calibration, relative_features
 from spaceqa.build import build_index
 from spaceqa.chunk import ChunkParams
-from spaceqa.embed import SentenceTransformerEmbedder
+from spaceqa.config import Settings
 from spaceqa.evaluate import exact_match, f1_score, write_squad_corpus
 from spaceqa.index import load_index
 from spaceqa.ingest import file_sha256
+from spaceqa.pipeline import load_embedder
 from spaceqa.reader import SHIPPED_READER, load_reader
 from spaceqa.retrieve import Query, Retriever
 from spaceqa.text import terms
@@ -197,7 +198,11 @@ def main() -> int:
         if args.questions and args.questions < len(found):
             questions[half] = rng.sample(found, args.questions)
 
-    embedder = SentenceTransformerEmbedder()
+    # Three features are retrieval's evidence (sentence_cosine, passage_score, retrieval_rank):
+    # they are measured with the embedder the service asks with (SPACEQA_EMBEDDING_RUNTIME,
+    # ONNX Runtime int8 by default), as the hard negatives of training are, or the weights
+    # fitted here would weigh numbers the service never computes.
+    embedder = load_embedder(Settings.load())
     build_index(write_squad_corpus(args.data, args.work / "corpus"), args.work / "index", embedder, ChunkParams())
     index = load_index(args.work / "index")
     reader, _ = load_reader(args.reader)
@@ -205,7 +210,7 @@ def main() -> int:
     answerer = Answerer(index, reader, Calibration(windows_read=max(WINDOWS_TRIED), weights=(0.0,) * len(FEATURES), bias=0.0))
     retriever = Retriever(index)
     # Reading is the slow part: kept in --work, so refitting (other windows, a new fit) is instant.
-    key = json.dumps([file_sha256(args.reader / "reader.safetensors"), file_sha256(args.data), args.questions, max(WINDOWS_TRIED), FEATURES])
+    key = json.dumps([file_sha256(args.reader / "reader.safetensors"), file_sha256(args.data), args.questions, max(WINDOWS_TRIED), FEATURES, embedder.name])
     cache = args.work / f"readings-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if cache.exists():
         read = json.loads(cache.read_text())
@@ -235,6 +240,7 @@ def main() -> int:
             "weights": [round(float(w), 4) for w in weights],
             "bias": round(float(bias), 4),
             "fitted_on": {"file": args.data.name, "sha256": file_sha256(args.data), "articles": "even-numbered", "figures": fit_figures},
+            "retrieved_with": embedder.name,
             "checked_on": {"file": args.data.name, "articles": "odd-numbered", "figures": check_figures},
             "figures_at_min_score": MIN_SCORE,
             "answerable_prior": fit_figures["answerable_prior"],
