@@ -29,8 +29,9 @@ tried), and two stages are fitted, as a logistic regression each:
 The stages fold into one set of weights (Platt's slope times the ranking weights).  Both are
 fitted for each number of windows read; the number with the best overall F1 on the fitting
 half is kept, and fewer windows when another is within half a point (each window costs
-reading time).  ``--write`` stores the windows read, the weights, what they were fitted on
-and the check figures in the reader's ``card.json`` under ``asking``.
+reading time); ``--windows`` fixes the number instead.  ``--write`` stores the windows read,
+the weights, what they were fitted on and the check figures in the reader's ``card.json``
+under ``asking``.
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ def main() -> int:
     parser.add_argument("--reader", type=Path, default=SHIPPED_READER, help="reader folder to calibrate")
     parser.add_argument("--work", type=Path, default=Path(".reader-work/calibration"), help="folder for the corpus and index of --data")
     parser.add_argument("--questions", type=int, default=0, help="questions sampled from each half (0: all)")
+    parser.add_argument("--windows", type=int, choices=WINDOWS_TRIED, help="fit this number of windows read instead of choosing one")
     parser.add_argument("--write", action="store_true", help="store the calibration in the reader's card.json")
     args = parser.parse_args()
 
@@ -223,7 +225,7 @@ def main() -> int:
         fitted[windows] = fit(read["fit"], questions["fit"], windows)
         print(f"{windows:>2} windows, fitting half: {fitted[windows][2]}")
     best = max(fitted[w][2]["overall_f1"] for w in WINDOWS_TRIED)
-    windows = min(w for w in WINDOWS_TRIED if fitted[w][2]["overall_f1"] >= best - CLOSE_ENOUGH)
+    windows = args.windows or min(w for w in WINDOWS_TRIED if fitted[w][2]["overall_f1"] >= best - CLOSE_ENOUGH)
     weights, bias, fit_figures = fitted[windows]
     check_figures = outcomes(read["check"], questions["check"], windows, weights, bias)
     print(f"chosen: {windows} windows")
