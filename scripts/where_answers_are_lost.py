@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, required=True, help="SQuAD JSON file (its unanswerable questions are left out)")
     parser.add_argument("--reader", type=Path, default=SHIPPED_READER, help="reader folder (calibrated)")
     parser.add_argument("--work", type=Path, default=Path(".reader-work/breakdown"), help="folder for the corpus and index of --data")
-    parser.add_argument("--questions", type=int, default=1500, help="answerable questions sampled, as `spaceqa eval --limit` samples (0: all)")
+    parser.add_argument("--questions", type=int, default=1500, help="questions sampled as `spaceqa eval --limit` samples them; the answerable ones are read (0: all)")
     args = parser.parse_args()
 
     embedder = load_embedder(Settings.load())  # the embedder the service asks with
