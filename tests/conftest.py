@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,19 @@ TINY_DOCUMENTS = {
         "Water them deeply twice a week and stake the plants when they reach 30 centimetres."
     ),
 }
+
+
+@contextlib.contextmanager
+def script_module(name: str):
+    """``scripts/<name>.py`` imported as a module for the duration (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]
 
 
 def write_corpus(folder: Path, documents: dict[str, str]) -> Path:

@@ -7,13 +7,9 @@ answerability, so the right window is read both times and chosen only once.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import write_corpus
+from conftest import script_module, write_corpus
 from fakes import HashEmbedder
 from spaceqa.answer import FEATURES, Answerer, Calibration
 from spaceqa.build import build_index
@@ -23,18 +19,13 @@ from spaceqa.index import load_index
 from spaceqa.reader import InputSettings, SpanReading
 from spaceqa.retrieve import Retriever
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "where_answers_are_lost.py"
 QUESTION = Item("q1", [Turn("Who flew the capsule?", ["Ada Brook"], ["capsule.txt"])])
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("where_answers_are_lost", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with script_module("where_answers_are_lost") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -8,26 +8,17 @@ number of windows fits only what those windows read.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import script_module
 from spaceqa.answer import FEATURES
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "calibrate_reader.py"
 
 
 @pytest.fixture(scope="module")
 def calibration():
-    spec = importlib.util.spec_from_file_location("calibrate_reader", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with script_module("calibrate_reader") as module:
+        yield module
 
 
 def reading(f1: float, *, evidence: float, span: str) -> dict:
