@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import platform
 import random
 import sys
 from dataclasses import dataclass
@@ -184,6 +185,24 @@ def outcomes(read: list[list[dict]], questions: list[Question], windows: int, we
     }
 
 
+def cpu_description() -> str:
+    """The CPU's model and widest vector extension: the int8 embedder's vectors, and so the
+    retrieval features fitted here, differ slightly between CPUs with and without AVX-512."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.strip() == "model name":
+                model = value.strip()
+            elif name.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    widest = next((flag for flag in ("avx512_vnni", "avx512f", "avx2") if flag in flags), None)
+    return f"{model}, {widest.upper()}" if widest else model
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/eval/dev-squad2.json"), help="SQuAD 2.0 file (answerable and unanswerable questions)")
@@ -243,6 +262,7 @@ def main() -> int:
             "bias": round(float(bias), 4),
             "fitted_on": {"file": args.data.name, "sha256": file_sha256(args.data), "articles": "even-numbered", "figures": fit_figures},
             "retrieved_with": embedder.name,
+            "retrieved_on": cpu_description(),
             "checked_on": {"file": args.data.name, "articles": "odd-numbered", "figures": check_figures},
             "figures_at_min_score": MIN_SCORE,
             "answerable_prior": fit_figures["answerable_prior"],

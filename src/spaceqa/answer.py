@@ -12,8 +12,11 @@ calibration into ``score``, the estimated chance that the span answers the quest
 * ``sentence_cosine``, ``passage_score``: the retrieval evidence for the sentence;
 * ``question_coverage``: the share of the question's terms that the window contains (a
   question about something the text never names is rarely answered by it);
-* ``span_support``: log of how many windows read proposed the same span text (an answer
-  several passages agree on is more often right).
+* ``span_agreement``: how strongly the other windows read back the same span text:
+  log(1 + the sum of their answerability as probabilities).  An answer several passages
+  agree on is more often right, but only the windows that say they hold an answer count:
+  a name that every window mentions, proposed by windows sure they do not answer, gains
+  nothing (counting proposals alone let such a name outvote a window sure of its answer).
 
 The weights are fitted by ``scripts/calibrate_reader.py`` and stored in the reader's
 model card with the number of windows read, so a reader always comes with the settings
@@ -23,7 +26,7 @@ it was calibrated for.  ``answer`` is null when the best score is below ``min_sc
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -39,7 +42,7 @@ from .retrieve import Candidate
 from .text import terms
 
 FEATURES = (
-    "answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score", "question_coverage", "span_support",
+    "answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score", "question_coverage", "span_agreement",
 )
 NEIGHBOURHOOD = 8  # sentences either side of a candidate that a window may reach
 TOKEN_COUNTS_KEPT = 100_000  # sentence lengths in tokens, kept between questions
@@ -86,8 +89,12 @@ def relative_features(answerable: Sequence[float], spans: Sequence[str]) -> dict
     """The features that compare a window with the others read for the same question."""
     best = max(answerable)
     keys = [span_key(span) for span in spans]
-    counts = Counter(keys)
-    return {"answerable_gap": [a - best for a in answerable], "span_support": [math.log(counts[key]) if key else 0.0 for key in keys]}
+    confidence = [1.0 / (1.0 + math.exp(-a)) for a in answerable]
+    backing: dict[str, float] = defaultdict(float)  # per span text: the summed confidence of the windows proposing it
+    for key, sure in zip(keys, confidence):
+        backing[key] += sure
+    agreement = [math.log1p(backing[key] - sure) if key else 0.0 for key, sure in zip(keys, confidence)]
+    return {"answerable_gap": [a - best for a in answerable], "span_agreement": agreement}
 
 
 def span_key(text: str) -> str:

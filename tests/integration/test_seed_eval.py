@@ -17,8 +17,9 @@ SEED_DEV = SHARED / "eval" / "seed-dev.jsonl"
 # The goals of the reader issue.
 TARGETS = [("sentence_hit@1", 95.0), ("em", 90.0), ("doc_recall@3", 97.0), ("right_abstain", 100.0)]
 FALSE_ABSTAIN_LIMIT = 5.0
-# Below these, the shipped reader has got worse than it was measured (EM 94.7, hit@1 97.4,
-# false-abstain 0.0; one question is 2.6 points): a change that falls under one fails CI.
+# Below these, the shipped reader has got worse than it was measured (on an AVX2 CPU: EM 94.7,
+# hit@1 97.4, false-abstain 2.6; one question is 2.6 points): a change that falls under one
+# fails CI.
 FLOORS = {"em": 92.0}
 
 

@@ -155,5 +155,17 @@ def test_features_that_compare_windows():
 
     features = relative_features([2.0, -1.0, 0.5], ["Ada Brook", "ada  brook.", ""])
     assert features["answerable_gap"] == [0.0, -3.0, -1.5]
-    assert features["span_support"][0] == features["span_support"][1] > 0 and features["span_support"][2] == 0.0
+    # Each window is backed by the other one's confidence: the unsure window by the sure one.
+    assert features["span_agreement"][1] > features["span_agreement"][0] > 0 and features["span_agreement"][2] == 0.0
     assert span_key("“The Pacific,”") == span_key("the pacific") == "the pacific"
+
+
+def test_agreement_comes_only_from_windows_that_say_they_answer():
+    from spaceqa.answer import relative_features
+
+    # Three windows propose the same name; two of them are sure they do not hold the answer.
+    echoed = relative_features([1.0, -6.0, -6.0, 3.0], ["Kiln", "kiln", "Kiln", "Ada Brook"])["span_agreement"]
+    assert echoed[0] < 0.01  # two unsure echoes are next to no support
+    agreed = relative_features([1.0, 4.0, 3.0], ["Kiln", "kiln", "Ada Brook"])["span_agreement"]
+    assert agreed[0] > 0.6  # one sure window agreeing is about as much as a second vote (log 2)
+    assert agreed[2] == 0.0
