@@ -12,7 +12,7 @@ calibration into ``score``, the estimated chance that the span answers the quest
 * ``sentence_cosine``, ``passage_score``: the retrieval evidence for the sentence;
 * ``question_coverage``: the share of the question's terms that the window contains (a
   question about something the text never names is rarely answered by it);
-* ``span_agreement``: how strongly the other windows read back the same span text:
+* ``span_agreement``: how strongly the other windows propose the same span text:
   log(1 + the sum of their answerability as probabilities).  An answer several passages
   agree on is more often right, but only the windows that say they hold an answer count:
   a name that every window mentions, proposed by windows sure they do not answer, gains
