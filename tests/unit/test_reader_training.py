@@ -5,7 +5,9 @@ import pytest
 
 from spaceqa.reader.data import Example, featurise
 from spaceqa.reader.reading import InputSettings
-from spaceqa.reader.training import TrainingSettings, _save_features, autocast_bfloat16, collate, fit, load_features, loss_of, training_plan
+from spaceqa.reader.training import (
+    TrainingSettings, _save_features, autocast_bfloat16, collate, fit, load_features, loss_of, question_groups, shared_span_loss, training_plan,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,34 @@ def test_each_epoch_visits_every_row_once_in_its_own_order(features):
     for order in epochs:
         assert sorted(order.tolist()) == list(range(rows))
     assert epochs[0].tolist() != epochs[1].tolist()
+
+
+def test_a_questions_windows_form_one_group_and_share_every_batch(features):
+    # the fixture holds four questions, each a positive window then a negative one
+    assert question_groups(features).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    plan = training_plan(features, TrainingSettings(batch_size=3, epochs=2, seed=5, shared_normalisation=1.0))
+    per_epoch = len(plan) // 2
+    for epoch in range(2):
+        batches = plan[epoch * per_epoch : (epoch + 1) * per_epoch]
+        assert sorted(np.concatenate(batches).tolist()) == list(range(8))
+        for rows in batches:
+            assert sorted(rows.tolist()) == sorted({r for row in rows for r in (row - row % 2, row - row % 2 + 1)})
+
+
+def test_shared_loss_is_the_window_loss_for_one_window_and_grows_with_a_rival_window():
+    import torch
+    from torch.nn import functional as F
+
+    logits = torch.tensor([[0.0, 2.0, 1.0, -1.0], [0.5, 0.0, 3.0, 0.0]])
+    gold, has = torch.tensor([1, 0]), torch.tensor([True, False])
+    alone = shared_span_loss(logits[:1], gold[:1], has[:1], torch.tensor([7]))
+    assert torch.isclose(alone, F.cross_entropy(logits[:1], gold[:1]))
+    together = shared_span_loss(logits, gold, has, torch.tensor([7, 7]))
+    expected = torch.logsumexp(logits.flatten(), 0) - logits[0, 1]
+    assert torch.isclose(together, expected) and together > alone
+    # two questions in one batch: each normalised over its own windows only
+    apart = shared_span_loss(logits, gold, has, torch.tensor([1, 2]))
+    assert torch.isclose(apart, alone)
 
 
 def test_fit_learns_then_a_second_run_with_the_same_key_resumes_instead_of_training_again(features, tokenizer, tmp_path):

@@ -52,6 +52,8 @@ class TrainingSettings:
     # Chance that a question also gets a negative (no-answer) window of each kind.
     negatives: dict = field(default_factory=lambda: {"paragraph": 0.12, "article": 0.08, "retrieved": 0.5, "swapped": 1.0})
     checkpoint_minutes: float = 10.0
+    # Weight of the span loss normalised across all windows of a question (0: off); see loss_of.
+    shared_normalisation: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,8 +155,51 @@ def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings
 
 
 def training_plan(features: Features, settings: TrainingSettings) -> list[np.ndarray]:
-    """Every batch of the run in order: each epoch a fresh shuffle (the first one's seed is the run's)."""
+    """Every batch of the run in order: each epoch a fresh shuffle (the first one's seed is the run's).
+
+    With shared normalisation, the windows of one question always share a batch.
+    """
+    if settings.shared_normalisation:
+        groups = question_groups(features)
+        return [rows for epoch in range(settings.epochs) for rows in grouped_batches(groups, features, settings.batch_size, settings.seed + epoch)]
     return [rows for epoch in range(settings.epochs) for rows in batches(features, settings.batch_size, settings.seed + epoch)]
+
+
+def question_groups(features: Features) -> np.ndarray:
+    """A group number per row: consecutive rows that ask the same question (its windows) share one.
+
+    ``prepare`` writes each question's rows together (its positive, then its negatives); a
+    swapped question is another question, so it starts a group of its own.
+    """
+    groups = np.zeros(len(features.input_ids), dtype=np.int64)
+    previous = None
+    for row, (ids, types) in enumerate(zip(features.input_ids, features.token_type_ids)):
+        question = ids[types == 0].tobytes()
+        groups[row] = groups[row - 1] + (question != previous) if row else 0
+        previous = question
+    return groups
+
+
+def grouped_batches(groups: np.ndarray, features: Features, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Whole groups in batches of about ``batch_size`` rows, similar lengths together, in an order fixed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    bounds = np.flatnonzero(np.diff(groups, prepend=-1, append=groups[-1] + 1))
+    members = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+    order = rng.permutation(len(members))
+    longest = np.array([max(len(features.input_ids[r]) for r in members[g]) for g in order])
+    pool = max(1, batch_size * 50 // 3)  # about as many rows per pool as ``batches`` sorts together
+    grouped = []
+    for first in range(0, len(order), pool):
+        part = order[first : first + pool][np.argsort(longest[first : first + pool], kind="stable")]
+        current: list[np.ndarray] = []
+        for g in part:
+            if current and sum(len(m) for m in current) + len(members[g]) > batch_size:
+                grouped.append(np.concatenate(current))
+                current = []
+            current.append(members[g])
+        if current:
+            grouped.append(np.concatenate(current))
+    return [grouped[i] for i in rng.permutation(len(grouped))]
 
 
 def batches(features: Features, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -191,8 +236,16 @@ def collate(features: Features, rows: np.ndarray):
     }, torch.from_numpy(features.start[rows]), torch.from_numpy(features.end[rows]), torch.from_numpy(features.answerable[rows])
 
 
-def loss_of(net, inputs, start, end, answerable):
-    """Span cross-entropy on the rows that hold an answer, plus answerability log-loss on all."""
+def loss_of(net, inputs, start, end, answerable, groups=None, shared_weight: float = 0.0):
+    """Span cross-entropy on the rows that hold an answer, plus answerability log-loss on all.
+
+    With ``groups`` (a group number per row: the windows of one question) and a
+    ``shared_weight``, a second span loss normalises the start and end logits over every
+    token of every window of the question (Clark and Gardner's shared normalisation, 2018):
+    the window-by-window loss says where in a window the answer lies, this one makes the
+    logits of different windows comparable, so that a window with no answer learns to put
+    all its logits below the answer's in the window that holds it.
+    """
     import torch
     from torch.nn import functional as F
 
@@ -201,7 +254,28 @@ def loss_of(net, inputs, start, end, answerable):
     span = torch.zeros((), dtype=start_logits.dtype, device=start_logits.device)
     if has.any():
         span = (F.cross_entropy(start_logits[has], start[has]) + F.cross_entropy(end_logits[has], end[has])) / 2
-    return span + F.binary_cross_entropy_with_logits(answerable_logits, answerable), span.detach(), has.sum()
+    loss = span + F.binary_cross_entropy_with_logits(answerable_logits, answerable)
+    if groups is not None and shared_weight:
+        loss = loss + shared_weight * (shared_span_loss(start_logits, start, has, groups) + shared_span_loss(end_logits, end, has, groups)) / 2
+    return loss, span.detach(), has.sum()
+
+
+def shared_span_loss(logits, gold, has, groups):
+    """-log of the gold positions' share of all positions of the question's windows, averaged over questions with an answer."""
+    import torch
+
+    logits = logits.float()
+    _, group = torch.unique(groups, return_inverse=True)
+    member = torch.nn.functional.one_hot(group).T.bool()  # (questions, rows)
+    outside = torch.finfo(logits.dtype).min
+    row_total = torch.logsumexp(logits, dim=1)
+    row_gold = torch.where(has, logits.gather(1, gold[:, None]).squeeze(1), torch.full_like(row_total, outside))
+    total = torch.logsumexp(torch.where(member, row_total[None], outside), dim=1)
+    golds = torch.logsumexp(torch.where(member, row_gold[None], outside), dim=1)
+    answered = (member & has[None]).any(dim=1)
+    if not answered.any():
+        return logits.new_zeros(())
+    return (total - golds)[answered].mean()
 
 
 def train(
@@ -290,6 +364,7 @@ def fit(
     bfloat16 = autocast_bfloat16(where)
     base_sha256 = base_sha256 or base_fingerprint()
     plan = training_plan(features, settings)
+    groups = question_groups(features) if settings.shared_normalisation else None
     net.to(where).train()
     trainable = [p for p in net.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.dim() > 1]
@@ -341,8 +416,9 @@ def fit(
                 {k: v.to(where, non_blocking=True) for k, v in part.items()} if isinstance(part, dict) else part.to(where, non_blocking=True)
                 for part in collate(features, plan[step])
             )
+            batch_groups = torch.from_numpy(groups[plan[step]]).to(where) if groups is not None else None
             with torch.autocast(where.type, dtype=torch.bfloat16, enabled=bfloat16):
-                loss, span_loss, _ = loss_of(net, inputs_, start, end, answerable)
+                loss, span_loss, _ = loss_of(net, inputs_, start, end, answerable, batch_groups, settings.shared_normalisation)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
