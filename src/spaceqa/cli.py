@@ -297,8 +297,10 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
 @click.option("--learning-rate", type=float, default=None, help="Peak learning rate [1e-4 from base, 3e-5 when adapting a reader].")
 @click.option("--dev", "dev_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD file to score the reader on when done (reader only); the figures go in the model card.")
 @click.option("--dev-questions", type=click.IntRange(1), default=1000, show_default=True, help="Questions of --dev to score, sampled.")
+@click.option("--negatives", "negative_chances", default=None, metavar="KIND=CHANCE,…", help="Chance of each kind of no-answer window per question (paragraph, article, retrieved, swapped) [0.12, 0.08, 0.5, 1.0].")
+@click.option("--shared-normalisation", type=click.FloatRange(0), default=0.0, show_default=True, help="Weight of a span loss normalised over all of a question's windows (0: off).")
 @_friendly_errors
-def train_reader(data_files, out, work, init, max_questions, seed, batch_size, epochs, device, prepare_only, learning_rate, dev_file, dev_questions) -> None:
+def train_reader(data_files, out, work, init, max_questions, seed, batch_size, epochs, device, prepare_only, learning_rate, dev_file, dev_questions, negative_chances, shared_normalisation) -> None:
     """Train the extractive reader on SQuAD-format questions (never downloads anything).
 
     Adapt the reader to your documents: write questions about them with their answers in
@@ -313,7 +315,11 @@ def train_reader(data_files, out, work, init, max_questions, seed, batch_size, e
     if start is not None and not (start / "card.json").exists():
         raise click.BadParameter(f"{start} holds no reader (no card.json)", param_hint="--from")
     rate = learning_rate or (1e-4 if start is None else 3e-5)
-    settings = TrainingSettings(seed=seed, batch_size=batch_size, learning_rate=rate, max_questions=max_questions, epochs=epochs)
+    negatives = TrainingSettings().negatives | _negative_chances(negative_chances)
+    settings = TrainingSettings(
+        seed=seed, batch_size=batch_size, learning_rate=rate, max_questions=max_questions, epochs=epochs, negatives=negatives,
+        shared_normalisation=shared_normalisation,
+    )
     if prepare_only:
         rows = prepare_rows(list(data_files), work, settings)
         click.echo(f"training rows written to {rows}")
@@ -324,6 +330,23 @@ def train_reader(data_files, out, work, init, max_questions, seed, batch_size, e
         click.echo(f"reader-only on {dev_file.name}: EM {card['dev']['em']}, F1 {card['dev']['f1']}")
     if start is None:
         click.echo("calibrate it before use: python scripts/calibrate_reader.py --reader " + str(out))
+
+
+def _negative_chances(text: str | None) -> dict[str, float]:
+    """``--negatives``: "retrieved=1,swapped=0.6" as {"retrieved": 1.0, "swapped": 0.6}."""
+    from .reader.data import NEGATIVE_KINDS
+
+    chances = {}
+    for item in filter(None, (text or "").split(",")):
+        kind, _, chance = item.partition("=")
+        try:
+            value = float(chance)
+        except ValueError:
+            value = -1.0
+        if kind.strip() not in NEGATIVE_KINDS or not 0.0 <= value <= 1.0:
+            raise click.BadParameter(f"{item!r}: expected KIND=CHANCE with KIND one of {', '.join(NEGATIVE_KINDS)} and CHANCE in [0, 1]", param_hint="--negatives")
+        chances[kind.strip()] = value
+    return chances
 
 
 if __name__ == "__main__":

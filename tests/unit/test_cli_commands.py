@@ -104,3 +104,25 @@ def test_index_exit_status_says_whether_every_file_was_indexed(tmp_path, tiny_co
         assert "failed scan.pdf: " in result.output and "/NoSuchDecode" in result.output and "Traceback" not in result.output
     help_text = run("index", "--help").output
     assert "Exit status:" in help_text and all(f"  {status}  " in help_text for status in "0123")
+
+
+def test_train_reader_passes_its_negatives_and_shared_normalisation_on(tmp_path, monkeypatch):
+    from spaceqa.reader import training
+
+    seen = {}
+    monkeypatch.setattr(training, "prepare_rows", lambda files, work, settings: seen.setdefault("settings", settings) and tmp_path / "rows.npz")
+    data = tmp_path / "squad.json"
+    data.write_text('{"data": []}')
+    result = run("train-reader", "--data", str(data), "--prepare-only", "--negatives", "retrieved=1,swapped=0.6", "--shared-normalisation", "1")
+    assert result.exit_code == 0, result.output
+    settings = seen["settings"]
+    assert settings.negatives == {"paragraph": 0.12, "article": 0.08, "retrieved": 1.0, "swapped": 0.6}
+    assert settings.shared_normalisation == 1.0
+
+
+@pytest.mark.parametrize("negatives", ["retrieved", "retrieved=2", "sideways=0.5", "swapped=lots"])
+def test_train_reader_refuses_a_malformed_negatives_option(tmp_path, negatives):
+    data = tmp_path / "squad.json"
+    data.write_text('{"data": []}')
+    result = run("train-reader", "--data", str(data), "--prepare-only", "--negatives", negatives)
+    assert result.exit_code == 2 and "--negatives" in result.output
