@@ -51,7 +51,7 @@ def fit_rows(args) -> None:
     # The rows were drawn with these; the card must say so (rows from before they were recorded: the defaults).
     prepared = summary.get("prepared_with", {})
     settings = training.TrainingSettings(
-        batch_size=args.batch_size, learning_rate=args.learning_rate, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, epochs=args.epochs, shared_normalisation=args.shared_normalisation,
         **{name: prepared[name] for name in ("seed", "max_questions", "negatives") if name in prepared},
     )
     net = model.ReaderNet.from_base(args.base)
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--shared-normalisation", type=float, default=0.0, help="weight of the span loss normalised over a question's windows (0: off)")
     parser.add_argument("--card", type=Path, help="instead of training: write the model card of this folder's weights")
     parser.add_argument("--data", type=Path, nargs="*", default=[], help="with --card: the SQuAD files the rows came from")
     parser.add_argument("--retrieved-with", default="sentence-transformers/all-MiniLM-L6-v2", help="with --card: the embedder that mined the hard negatives")
