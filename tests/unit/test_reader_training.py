@@ -116,6 +116,24 @@ def test_fit_learns_then_a_second_run_with_the_same_key_resumes_instead_of_train
     assert mean_loss(other, features) > after  # another run's checkpoint is not taken for its own
 
 
+def test_fit_with_shared_normalisation_learns_to_rank_the_answer_window_above_its_rival(features, tokenizer, tmp_path):
+    import torch
+
+    net = tiny_reader(tokenizer.vocab_size)
+    settings = TrainingSettings(batch_size=4, epochs=12, learning_rate=3e-3, warmup_share=0.1, seed=1, shared_normalisation=1.0)
+
+    def shared_loss():
+        net.eval()
+        with torch.no_grad():
+            inputs, start, end, answerable = collate(features, np.arange(len(features.input_ids)))
+            groups = torch.from_numpy(question_groups(features))
+            return float(shared_span_loss(net(**inputs)[0], start, answerable > 0, groups))
+
+    before = shared_loss()
+    fit(net, features, settings, tmp_path, run_key="shared", device="cpu", progress=False)
+    assert shared_loss() < before * 0.6
+
+
 def test_rows_written_by_prepare_load_back_unchanged(features, tmp_path):
     path = tmp_path / "features-test.npz"
     _save_features(path, features, {"questions": 4})
