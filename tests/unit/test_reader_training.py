@@ -196,3 +196,23 @@ def test_prepared_rows_train_on_a_machine_with_only_torch_then_get_their_card_ba
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["settings"]["epochs"] == 2 and card["training"]["rows_seen"] == 2 * len(features.input_ids)
     assert card["training"]["data"][0]["file"] == "train.json" and "fit_reader_rows.py" in card["training"]["trained_elsewhere"]
+
+
+def test_a_reader_trained_further_keeps_the_record_calibration_and_runtime_of_the_one_it_started_from(tmp_path, monkeypatch):
+    import json
+
+    from spaceqa.reader import model, training
+
+    monkeypatch.setattr(model, "base_fingerprint", lambda base=None: "0" * 64)
+    monkeypatch.setattr(training, "file_digest", lambda path: "1" * 64)
+    start = tmp_path / "start"
+    start.mkdir()
+    earlier = {"training": {"settings": {"seed": 1}}, "asking": {"windows_read": 4}, "runtime": "onnx"}
+    (start / "card.json").write_text(json.dumps(earlier))
+    summary = {"questions": 3, "examples": {"positive": 3}}
+    card = training.model_card([tmp_path / "q.json"], TrainingSettings(), InputSettings(), summary, {"steps": 1}, init=start, retrieved_with="e")
+    assert card["training"]["continued_from"] == earlier["training"]
+    assert card["asking"]["windows_read"] == 4 and card["asking"]["inherited_from"] == "the reader in start/"
+    assert card["runtime"] == "onnx"
+    fresh = training.model_card([tmp_path / "q.json"], TrainingSettings(), InputSettings(), summary, {"steps": 1}, init=None, retrieved_with="e")
+    assert "runtime" not in fresh and "asking" not in fresh

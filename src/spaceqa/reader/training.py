@@ -482,9 +482,12 @@ def model_card(data_files: Sequence[Path], settings: TrainingSettings, inputs: I
     if init is not None:
         # Adapting a calibrated reader: its calibration is the best estimate for the result.
         # A reader trained from the base model has none until scripts/calibrate_reader.py runs.
-        asking = json.loads((init / "card.json").read_text()).get("asking")
-        if asking:
-            card["asking"] = {**asking, "inherited_from": _described(init)}
+        earlier_card = json.loads((init / "card.json").read_text())
+        if earlier_card.get("asking"):
+            card["asking"] = {**earlier_card["asking"], "inherited_from": _described(init)}
+        # The same network, so the runtime chosen for it (bench/reader_bench.py) still fits.
+        if earlier_card.get("runtime"):
+            card["runtime"] = earlier_card["runtime"]
     return card
 
 
