@@ -154,13 +154,14 @@ def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings
     return work / f"features-{key}.npz"
 
 
-def training_plan(features: Features, settings: TrainingSettings) -> list[np.ndarray]:
+def training_plan(features: Features, settings: TrainingSettings, groups: np.ndarray | None = None) -> list[np.ndarray]:
     """Every batch of the run in order: each epoch a fresh shuffle (the first one's seed is the run's).
 
-    With shared normalisation, the windows of one question always share a batch.
+    With shared normalisation, the windows of one question always share a batch
+    (``groups``: ``question_groups(features)``, computed here when not given).
     """
     if settings.shared_normalisation:
-        groups = question_groups(features)
+        groups = question_groups(features) if groups is None else groups
         return [rows for epoch in range(settings.epochs) for rows in grouped_batches(groups, features, settings.batch_size, settings.seed + epoch)]
     return [rows for epoch in range(settings.epochs) for rows in batches(features, settings.batch_size, settings.seed + epoch)]
 
@@ -363,8 +364,8 @@ def fit(
     on_gpu = where.type == "cuda"
     bfloat16 = autocast_bfloat16(where)
     base_sha256 = base_sha256 or base_fingerprint()
-    plan = training_plan(features, settings)
     groups = question_groups(features) if settings.shared_normalisation else None
+    plan = training_plan(features, settings, groups)
     net.to(where).train()
     trainable = [p for p in net.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.dim() > 1]
@@ -475,14 +476,12 @@ def model_card(data_files: Sequence[Path], settings: TrainingSettings, inputs: I
             **run,
         },
     }
-    if init is not None and (init / "card.json").exists():
-        earlier = json.loads((init / "card.json").read_text()).get("training")
-        if earlier:  # a reader trained further keeps the record of what it learnt before
-            card["training"]["continued_from"] = earlier
     if init is not None:
+        earlier_card = json.loads((init / "card.json").read_text())
+        if earlier_card.get("training"):  # a reader trained further keeps the record of what it learnt before
+            card["training"]["continued_from"] = earlier_card["training"]
         # Adapting a calibrated reader: its calibration is the best estimate for the result.
         # A reader trained from the base model has none until scripts/calibrate_reader.py runs.
-        earlier_card = json.loads((init / "card.json").read_text())
         if earlier_card.get("asking"):
             card["asking"] = {**earlier_card["asking"], "inherited_from": _described(init)}
         # The same network, so the runtime chosen for it (bench/reader_bench.py) still fits.
