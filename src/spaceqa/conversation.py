@@ -45,6 +45,8 @@ _FOLLOWING = " (following: "  # how an "in context" reading names the question i
 _PRONOUNS = r"he|she|they|him|them|it|his|her|its|their"
 _PRONOUN = re.compile(rf"\b(?:{_PRONOUNS})\b", re.IGNORECASE)
 _POSSESSIVE = {"his", "its", "their"}  # "her" is decided by what follows it
+# Pronouns for people or groups of them: "he" never points back to "115" or "1975".
+_PERSONAL = {"he", "she", "they", "him", "them", "his", "her", "their"}
 _OTHER_REFERENCES = re.compile(r"\b(?:there|then|that|this|these|those)\b", re.IGNORECASE)
 _LEAD_IN = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|what about|how about)\b[\s,]*", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
@@ -238,11 +240,13 @@ def complete_fragment(fragment: str, earlier: str) -> list[str]:
 
 
 def _with_name(question: str, name: str) -> list[str]:
-    """``question`` with ``name`` in place of its first pronoun ("his" becomes "name's")."""
+    """``question`` with ``name`` in place of its first pronoun ("his" becomes "name's"), if the pronoun can stand for it."""
     match = _PRONOUN.search(question) or _POINTER.search(question)
     if match is None:
         return []
     pronoun = match.group(0).lower()
+    if pronoun in _PERSONAL and not any(character.isalpha() for character in name):
+        return []
     following = question[match.end() :].lstrip()
     possessive = pronoun in _POSSESSIVE or (pronoun == "her" and following[:1].isalpha() and not _starts_with_function_word(following))
     replacement = f"{name}'s" if possessive else name

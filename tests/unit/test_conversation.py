@@ -54,6 +54,15 @@ def test_a_pronoun_at_the_start_is_capitalised_and_a_pointer_at_the_end_is_repla
     assert "earlier answer" not in readings_of("In which year did that company open?")
 
 
+def test_a_pronoun_for_a_person_never_stands_for_a_bare_number():
+    earlier = PastTurn("Which engineer worked 14 years on the Brooklyn Bridge?", "John Roebling", answer_known=True)
+    assert names(earlier.question) == ["14", "the Brooklyn Bridge"]
+    assert readings_of("In which city was he born?", earlier)["earlier name"] == ["In which city was the Brooklyn Bridge born?"]
+    assert readings_of("When did they finish?", PastTurn("How many workers died?", "27", answer_known=True)).get("earlier answer") is None
+    # "it" may: a number can be what the earlier turn was about
+    assert readings_of("Was it a record?", PastTurn("How many days did the flight last?", "115", answer_known=True))["earlier answer"] == ["Was 115 a record?"]
+
+
 def test_a_long_earlier_answer_is_not_put_in_place_of_a_pronoun():
     wordy = PastTurn("What did the engineer do?", "he surveyed the river and drew the plans for both towers and the deck", answer_known=True)
     assert "earlier answer" not in readings_of("When did he do it?", wordy)
