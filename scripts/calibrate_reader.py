@@ -153,7 +153,7 @@ def prior_shift(logits: np.ndarray, answerable: np.ndarray, target: float) -> fl
 def design(rows: list[dict], windows: int) -> np.ndarray:
     """Feature rows of the first ``windows`` windows, the comparative ones taken among those windows only."""
     kept = rows[:windows]
-    relative = relative_features([r["features"]["answerable"] for r in kept], [r["span"] for r in kept])
+    relative = relative_features([r["features"] for r in kept], [r["span"] for r in kept])
     return np.array([[relative[name][i] if name in relative else r["features"][name] for name in FEATURES] for i, r in enumerate(kept)])
 
 

@@ -17,6 +17,8 @@ calibration into ``score``, the estimated chance that the span answers the quest
   agree on is more often right, but only the windows that say they hold an answer count:
   a name that every window mentions, proposed by windows sure they do not answer, gains
   nothing (counting proposals alone let such a name outvote a window sure of its answer).
+* ``span_shared``: the span's log-probability among the spans of all the windows read
+  (the reader is trained to make its logits comparable across a question's windows).
 
 The weights are fitted by ``scripts/calibrate_reader.py`` and stored in the reader's
 model card with the number of windows read, so a reader always comes with the settings
@@ -35,6 +37,7 @@ import numpy as np
 from .cache import LruCache
 from .index import LoadedIndex
 from .reader import ExtractiveReader, ReaderCard, SpanReading
+from .reader.reading import shared_logprobs
 from .reader.loading import ReaderMismatchError
 from .reader.windows import window_range
 from .records import Answer
@@ -43,6 +46,7 @@ from .text import terms
 
 FEATURES = (
     "answerable", "span_logprob", "answerable_gap", "retrieval_rank", "sentence_cosine", "passage_score", "question_coverage", "span_agreement",
+    "span_shared",
 )
 NEIGHBOURHOOD = 8  # sentences either side of a candidate that a window may reach
 TOKEN_COUNTS_KEPT = 100_000  # sentence lengths in tokens, kept between questions
@@ -85,8 +89,12 @@ class Reading:
     score: float = 0.0
 
 
-def relative_features(answerable: Sequence[float], spans: Sequence[str]) -> dict[str, list[float]]:
-    """The features that compare a window with the others read for the same question."""
+def relative_features(own: Sequence[dict[str, float]], spans: Sequence[str]) -> dict[str, list[float]]:
+    """The features that compare a window with the others read for the same question.
+
+    ``own`` holds each window's features of its own (``Answerer.read``), ``spans`` its span's text.
+    """
+    answerable = [f["answerable"] for f in own]
     best = max(answerable)
     keys = [span_key(span) for span in spans]
     confidence = [1.0 / (1.0 + math.exp(-a)) for a in answerable]
@@ -94,7 +102,8 @@ def relative_features(answerable: Sequence[float], spans: Sequence[str]) -> dict
     for key, sure in zip(keys, confidence):
         backing[key] += sure
     agreement = [math.log1p(backing[key] - sure) if key else 0.0 for key, sure in zip(keys, confidence)]
-    return {"answerable_gap": [a - best for a in answerable], "span_agreement": agreement}
+    shared = shared_logprobs([f["span_logprob"] for f in own], [f["start_mass"] for f in own], [f["end_mass"] for f in own])
+    return {"answerable_gap": [a - best for a in answerable], "span_agreement": agreement, "span_shared": shared}
 
 
 def span_key(text: str) -> str:
@@ -128,6 +137,8 @@ class Answerer:
             features = {
                 "answerable": span.answerable_logit,
                 "span_logprob": span.span_logprob,
+                "start_mass": span.start_mass,  # not features themselves: span_shared is computed from them
+                "end_mass": span.end_mass,
                 "retrieval_rank": math.log1p(rank),
                 "sentence_cosine": candidate.sentence_cosine,
                 "passage_score": candidate.passage_score,
@@ -164,7 +175,7 @@ class Answerer:
         """Score readings with the calibration; best first, one per distinct sentence."""
         if not readings:
             return []
-        for name, values in relative_features([r.span.answerable_logit for r in readings], [r.text for r in readings]).items():
+        for name, values in relative_features([r.features for r in readings], [r.text for r in readings]).items():
             for reading, value in zip(readings, values):
                 reading.features[name] = value
         matrix = np.array([[r.features[name] for name in FEATURES] for r in readings], dtype=np.float64)

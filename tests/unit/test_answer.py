@@ -150,10 +150,15 @@ def test_a_reader_folder_is_checked_before_anything_loads(tmp_path):
         load_reader(tmp_path)
 
 
+def own(*answerable, span_logprob=-1.0, masses=(0.0, 0.0)):
+    """Windows' own features, as ``Answerer.read`` gives them (only what comparing needs)."""
+    return [{"answerable": a, "span_logprob": span_logprob, "start_mass": masses[0], "end_mass": masses[1]} for a in answerable]
+
+
 def test_features_that_compare_windows():
     from spaceqa.answer import relative_features, span_key
 
-    features = relative_features([2.0, -1.0, 0.5], ["Ada Brook", "ada  brook.", ""])
+    features = relative_features(own(2.0, -1.0, 0.5), ["Ada Brook", "ada  brook.", ""])
     assert features["answerable_gap"] == [0.0, -3.0, -1.5]
     # Each window is backed by the other one's confidence: the unsure window by the sure one.
     assert features["span_agreement"][1] > features["span_agreement"][0] > 0 and features["span_agreement"][2] == 0.0
@@ -164,8 +169,27 @@ def test_agreement_comes_only_from_windows_that_say_they_answer():
     from spaceqa.answer import relative_features
 
     # Three windows propose the same name; two of them are sure they do not hold the answer.
-    echoed = relative_features([1.0, -6.0, -6.0, 3.0], ["Kiln", "kiln", "Kiln", "Ada Brook"])["span_agreement"]
+    echoed = relative_features(own(1.0, -6.0, -6.0, 3.0), ["Kiln", "kiln", "Kiln", "Ada Brook"])["span_agreement"]
     assert echoed[0] < 0.01  # two unsure echoes are next to no support
-    agreed = relative_features([1.0, 4.0, 3.0], ["Kiln", "kiln", "Ada Brook"])["span_agreement"]
+    agreed = relative_features(own(1.0, 4.0, 3.0), ["Kiln", "kiln", "Ada Brook"])["span_agreement"]
     assert agreed[0] > 0.6  # one sure window agreeing is about as much as a second vote (log 2)
     assert agreed[2] == 0.0
+
+
+def test_shared_span_probability_compares_windows_on_one_scale():
+    import math
+
+    from spaceqa.answer import relative_features
+
+    # Window A's logits are all higher (larger masses) than B's: the same within-window span
+    # probability counts for more in A, and the shares over both windows sum to at most 1.
+    windows = [
+        {"answerable": 1.0, "span_logprob": math.log(0.5) * 2, "start_mass": 3.0, "end_mass": 3.0},
+        {"answerable": 1.0, "span_logprob": math.log(0.5) * 2, "start_mass": 0.0, "end_mass": 0.0},
+    ]
+    shared = relative_features(windows, ["Ada Brook", "Kiln"])["span_shared"]
+    assert shared[0] > shared[1]
+    assert math.isclose(shared[0], math.log(0.5 * 1 / (1 + math.exp(-3))) * 2)
+    assert sum(math.exp(s) for s in shared) <= 1.0
+    alone = relative_features(windows[1:], ["Kiln"])["span_shared"]
+    assert math.isclose(alone[0], windows[1]["span_logprob"])  # one window: its own probability

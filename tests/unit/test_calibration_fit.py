@@ -23,7 +23,7 @@ def calibration():
 
 def reading(f1: float, *, evidence: float, span: str) -> dict:
     """One window's row as the script caches it: every feature 0 but the reader's answerability."""
-    return {"features": {**dict.fromkeys(FEATURES, 0.0), "answerable": evidence}, "span": span, "f1": f1, "em": float(f1 == 1.0)}
+    return {"features": {**dict.fromkeys(FEATURES, 0.0), "start_mass": 0.0, "end_mass": 0.0, "answerable": evidence}, "span": span, "f1": f1, "em": float(f1 == 1.0)}
 
 
 def synthetic_readings(calibration, questions: int, seed: int):

@@ -57,6 +57,11 @@ class SpanReading:
     end: int
     span_logprob: float  # log P(this start) + log P(this end), within the window
     answerable_logit: float  # > 0: the window more likely answers the question than not
+    # log of the sums of exp(start logit) and exp(end logit) over the window's tokens: what
+    # span_logprob was normalised by, so that spans of different windows can be compared
+    # on one scale (``shared_logprobs``)
+    start_mass: float = 0.0
+    end_mass: float = 0.0
 
     @property
     def confidence(self) -> tuple[float, float]:
@@ -68,6 +73,18 @@ class SpanReading:
         two samples of 400: F1 +1.5 and +3.7).
         """
         return (self.answerable_logit, self.span_logprob)
+
+
+def shared_logprobs(span_logprobs: Sequence[float], start_masses: Sequence[float], end_masses: Sequence[float]) -> list[float]:
+    """Each span's log-probability among the spans of all the windows read together.
+
+    The inputs are the ``SpanReading`` fields of those windows.  A reader trained with shared
+    normalisation (``training.loss_of``) gives logits that compare across the windows of a
+    question; normalised over them all, a span scores low when another window holds a span
+    the reader is surer of.
+    """
+    total = float(_logsumexp(np.array([start_masses], dtype=np.float64))[0, 0] + _logsumexp(np.array([end_masses], dtype=np.float64))[0, 0])
+    return [logprob + start + end - total for logprob, start, end in zip(span_logprobs, start_masses, end_masses)]
 
 
 def cut_question(tokenizer, question: str, max_tokens: int) -> tuple[str, int]:
@@ -194,7 +211,9 @@ def decode(
         sentence_of_token = np.stack(
             [np.searchsorted(np.asarray(sentence_starts[window], dtype=np.int64), encoded.offsets[row, :, 0], side="right") for row, window in enumerate(encoded.window_of_row)]
         )
-    starts, ends, logprobs = best_spans(start.astype(np.float64), end.astype(np.float64), max_answer_tokens, sentence_of_token, length_penalty)
+    start, end = start.astype(np.float64), end.astype(np.float64)
+    starts, ends, logprobs = best_spans(start, end, max_answer_tokens, sentence_of_token, length_penalty)
+    start_mass, end_mass = _logsumexp(start)[:, 0], _logsumexp(end)[:, 0]
     best: list[SpanReading | None] = [None] * windows
     for row, window in enumerate(encoded.window_of_row):
         reading = SpanReading(
@@ -202,6 +221,8 @@ def decode(
             end=int(encoded.offsets[row, ends[row], 1]),
             span_logprob=float(logprobs[row]),
             answerable_logit=float(answerable[row]),
+            start_mass=float(start_mass[row]),
+            end_mass=float(end_mass[row]),
         )
         if best[window] is None or reading.confidence > best[window].confidence:
             best[window] = reading
