@@ -37,8 +37,8 @@ import numpy as np
 from .cache import LruCache
 from .index import LoadedIndex
 from .reader import ExtractiveReader, ReaderCard, SpanReading
-from .reader.reading import shared_logprobs
 from .reader.loading import ReaderMismatchError
+from .reader.reading import shared_logprobs
 from .reader.windows import window_range
 from .records import Answer
 from .retrieve import Candidate
