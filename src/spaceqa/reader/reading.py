@@ -83,7 +83,7 @@ def shared_logprobs(span_logprobs: Sequence[float], start_masses: Sequence[float
     question; normalised over them all, a span scores low when another window holds a span
     the reader is surer of.
     """
-    total = float(_logsumexp(np.array([start_masses], dtype=np.float64))[0, 0] + _logsumexp(np.array([end_masses], dtype=np.float64))[0, 0])
+    total = float(_logsumexp(np.array([start_masses, end_masses], dtype=np.float64)).sum())  # the starts' mass plus the ends'
     return [logprob + start + end - total for logprob, start, end in zip(span_logprobs, start_masses, end_masses)]
 
 
