@@ -211,7 +211,7 @@ def markdown(figures: dict, args) -> str:
         "Runtimes: `SPACEQA_EMBEDDING_RUNTIME`. The ONNX copies are exported on first use from the model folder's weights with "
         "eager attention, their transformer layers fused by ONNX Runtime's optimiser (attention, layer norms, GELU); int8 is "
         "dynamic quantisation of the matrix products (`quantize_dynamic`, signed 7-bit weights with a scale per output column: "
-        "`INT8_QUANTISATION` in `src/spaceqa/embed.py`). "
+        "`INT8_QUANTISATION` in `src/spaceqa/onnx_export.py`). "
         f"Goal: int8 at least {SPEED_GOAL}x PyTorch's passages/s for at most {RECALL_LOSS_LIMIT} point of doc recall@{K} lost: "
         f"**{'met' if v['met'] else 'not met'}**. `SPACEQA_EMBEDDING_RUNTIME` defaults to `{default_runtime()}`.",
         "",

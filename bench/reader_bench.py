@@ -146,7 +146,8 @@ def main() -> None:
         f"figures that is **{chosen}**, which the reader's card names (`runtime`). Speed: the same tokenised inputs, "
         f"one batch per question as /ask sends them, through each runtime, {ROUNDS} interleaved rounds. The ONNX "
         "copies are exported from the shipped float16 weights on first use; int8 is dynamic quantisation of the "
-        "matrix products (`onnxruntime.quantization.quantize_dynamic`).",
+        "matrix products (`onnxruntime.quantization.quantize_dynamic`, signed 7-bit weights with a scale per output "
+        "column: `INT8_QUANTISATION` in `src/spaceqa/onnx_export.py`, as the embedder's).",
         "",
         "```sh",
         ".venv/bin/python bench/reader_bench.py   # rewrites this section of bench/RESULTS.md",

@@ -33,20 +33,11 @@ from typing import Protocol, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .onnx_export import cores
+from .onnx_export import INT8_QUANTISATION, cores
 
 log = logging.getLogger("spaceqa")
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_RUNTIMES = ("torch", "onnx", "onnx-int8")  # PyTorch float32; ONNX Runtime float32; ONNX Runtime int8
-# How the int8 copy is quantised (``quantize_dynamic`` arguments), recorded in the exported
-# file's sidecar, so that changing it exports again.  Chosen on SQuAD 2.0 dev's paragraphs in
-# batches of 8, on an AVX2 CPU without VNNI (2026-11-30): one scale per weight tensor bends
-# the vectors to a mean cosine of 0.95 with PyTorch's; a scale per output column
-# (per_channel) brings it to 0.993; 7-bit weights (reduce_range) keep the 8-bit products of
-# such CPUs from saturating, which lifts the worst of 934 passages (0.979 -> 0.982) and the
-# doc recall@5 (88.8 -> 89.1; PyTorch 89.05) at the same speed.  Unsigned weights were as
-# close but 10% slower.  bench/embed_bench.py measures the choice as shipped.
-INT8_QUANTISATION = {"weight_type": "QInt8", "per_channel": True, "reduce_range": True}
 
 
 class Embedder(Protocol):

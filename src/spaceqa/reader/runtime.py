@@ -2,7 +2,8 @@
 
 The shipped weights (float16 safetensors) are the one source of truth.  The ONNX runtimes
 export them once to ONNX ("onnx": float32; "onnx-int8": the matrix products quantised to
-int8, dynamically: weights stored as int8, activations quantised on the fly) and keep the
+int8, dynamically: weights stored as int8 with a scale per output column, activations
+quantised on the fly; ``onnx_export.INT8_QUANTISATION``) and keep the
 result beside the weights, or in the user's cache when that folder is read-only.  A sidecar
 records the weights' sha256, so a changed reader is exported again rather than served stale.
 ``bench/reader_bench.py`` measures the runtimes' speed and F1 on the same inputs.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..onnx_export import OPSET, cache_dir, cached_export, export_onnx, onnx_session
+from ..onnx_export import INT8_QUANTISATION, OPSET, cache_dir, cached_export, export_onnx, onnx_session
 from .reading import Encoded
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -55,7 +56,7 @@ def export(net, target: Path, *, quantise: bool) -> None:
 
     example = tuple(torch.ones((2, 16), dtype=torch.long) for _ in INPUTS)
     axes = {name: {0: "rows", 1: "tokens"} for name in (*INPUTS, "start", "end")} | {"answerable": {0: "rows"}}
-    quantisation = {"weight_type": "QInt8"} if quantise else None
+    quantisation = INT8_QUANTISATION if quantise else None
     export_onnx(net, example, target, inputs=list(INPUTS), outputs=list(OUTPUTS), dynamic_axes=axes, quantisation=quantisation)
 
 
@@ -66,7 +67,7 @@ def onnx_runtime(folder: Path, weights_sha256: str, net_loader, *, quantise: boo
     description = {
         "weights_sha256": weights_sha256,
         "opset": OPSET,
-        "quantisation": "dynamic, int8 weights (onnxruntime)" if quantise else "none (float32)",
+        "quantisation": INT8_QUANTISATION if quantise else "none (float32)",
     }
     model = cached_export(places, description, lambda target: export(net_loader(), target, quantise=quantise), what="reader")
     return OnnxRuntime(model)
