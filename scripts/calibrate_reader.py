@@ -226,12 +226,13 @@ def main() -> int:
     embedder = load_embedder(Settings.load())
     build_index(write_squad_corpus(args.data, args.work / "corpus"), args.work / "index", embedder, ChunkParams())
     index = load_index(args.work / "index")
-    reader, _ = load_reader(args.reader)
+    reader, reader_card = load_reader(args.reader)
     # Features do not depend on the weights being fitted: any calibration reads them.
     answerer = Answerer(index, reader, Calibration(windows_read=max(WINDOWS_TRIED), weights=(0.0,) * len(FEATURES), bias=0.0))
     retriever = Retriever(index)
     # Reading is the slow part: kept in --work, so refitting (other windows, a new fit) is instant.
-    key = json.dumps([file_sha256(args.reader / "reader.safetensors"), file_sha256(args.data), args.questions, max(WINDOWS_TRIED), FEATURES, embedder.name])
+    # The runtime is part of the key: int8's logits differ a little from float32's.
+    key = json.dumps([file_sha256(args.reader / "reader.safetensors"), reader_card.runtime, file_sha256(args.data), args.questions, max(WINDOWS_TRIED), FEATURES, embedder.name])
     cache = args.work / f"readings-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if cache.exists():
         read = json.loads(cache.read_text())
