@@ -31,6 +31,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "src"))
 
 from results import replace_section
+from serve_bench import machine, revision  # bench/ is on the path: the script's own folder
 
 DATA = PROJECT.parent / "shared" / "eval" / "dev-squad1-extra.json"
 ROUNDS = 5
@@ -78,6 +79,8 @@ def peak_rss_mib(folder: Path, runtime: str) -> float:
 
 
 def main() -> None:
+    import onnxruntime
+
     from spaceqa.evaluate import evaluate_reader_only
     from spaceqa.reader import SHIPPED_READER, load_reader
     from spaceqa.reader.runtime import RUNTIMES
@@ -135,7 +138,9 @@ def main() -> None:
         "## Reader runtimes",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} by `bench/reader_bench.py` on {args.questions} questions sampled from "
-        f"`{args.data.name}` (reader only: each question's own paragraph, {windows} windows in all).",
+        f"`{args.data.name}` (reader only: each question's own paragraph, {windows} windows in all), at commit {revision()}.",
+        "",
+        f"Machine: {machine()}, onnxruntime {onnxruntime.__version__} (the ratios depend on the CPU's vector instructions).",
         "",
         "| measure | value | goal |",
         "|---|---|---|",
