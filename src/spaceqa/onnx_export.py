@@ -30,10 +30,10 @@ OPSET = 17
 # 0.95 with PyTorch's; a scale per output column (per_channel) brings it to 0.993; 7-bit
 # weights (reduce_range) keep the 8-bit products of such CPUs from saturating, which lifts the
 # worst of 934 passages (0.979 -> 0.982) and the doc recall@5 (88.8 -> 89.1; PyTorch 89.05) at
-# the same speed.  Unsigned weights were as close but 10% slower.  The reader, quantised with
-# one scale per tensor until 7 December, lost 1.4 points of F1 reading alone (1,000 sampled
-# questions); with these settings 0.5, at the same speed.  bench/embed_bench.py and
-# bench/reader_bench.py measure the choice as shipped.
+# the same speed.  Unsigned weights were as close but 10% slower.  The reader's copy, with one
+# scale per tensor until 7 December, lost 1.4 points of F1 reading alone on 1,000 sampled
+# questions; with these settings 0.5 (1.0 on reader_bench's 500), and it is no slower.
+# bench/embed_bench.py and bench/reader_bench.py measure the choice as shipped.
 INT8_QUANTISATION = {"weight_type": "QInt8", "per_channel": True, "reduce_range": True}
 
 
