@@ -50,24 +50,24 @@ class OnnxRuntime:
         return tuple(self.session.run(list(OUTPUTS), feeds))
 
 
-def export(net, target: Path, *, quantise: bool) -> None:
-    """Export ``net`` to ONNX at ``target`` (written atomically), its matrix products in int8 with ``quantise``."""
+def export(net, target: Path, *, quantisation: dict | None) -> None:
+    """Export ``net`` to ONNX at ``target`` (written atomically), its matrix products quantised as ``quantisation`` says when given."""
     import torch
 
     example = tuple(torch.ones((2, 16), dtype=torch.long) for _ in INPUTS)
     axes = {name: {0: "rows", 1: "tokens"} for name in (*INPUTS, "start", "end")} | {"answerable": {0: "rows"}}
-    quantisation = INT8_QUANTISATION if quantise else None
     export_onnx(net, example, target, inputs=list(INPUTS), outputs=list(OUTPUTS), dynamic_axes=axes, quantisation=quantisation)
 
 
 def onnx_runtime(folder: Path, weights_sha256: str, net_loader, *, quantise: bool) -> OnnxRuntime:
     """The ONNX runtime of the reader in ``folder``, exported on first use and kept beside it, else in the user's cache."""
     stem = "reader-int8" if quantise else "reader-fp32"
+    quantisation = INT8_QUANTISATION if quantise else None  # one value for the sidecar and the export
     places = [folder / f"{stem}.onnx", cache_dir() / f"{stem}-{weights_sha256[:16]}.onnx"]
     description = {
         "weights_sha256": weights_sha256,
         "opset": OPSET,
-        "quantisation": INT8_QUANTISATION if quantise else "none (float32)",
+        "quantisation": quantisation or "none (float32)",
     }
-    model = cached_export(places, description, lambda target: export(net_loader(), target, quantise=quantise), what="reader")
+    model = cached_export(places, description, lambda target: export(net_loader(), target, quantisation=quantisation), what="reader")
     return OnnxRuntime(model)
