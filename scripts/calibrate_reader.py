@@ -29,7 +29,9 @@ tried), and two stages are fitted, as a logistic regression each:
 The stages fold into one set of weights (Platt's slope times the ranking weights).  Both are
 fitted for each number of windows read; the number with the best overall F1 on the fitting
 half is kept, and fewer windows when another is within half a point (each window costs
-reading time); ``--windows`` fixes the number instead.  ``--write`` stores the windows read,
+reading time); ``--windows`` fixes the number instead.  For the check half it also prints
+the ROC area of the top score (answerable against unanswerable) and the figures other
+thresholds would give: how far abstention can move with this reader, whatever the prior.  ``--write`` stores the windows read,
 the weights, what they were fitted on and the check figures in the reader's ``card.json``
 under ``asking``.
 """
@@ -65,6 +67,7 @@ L2_PENALTY = 1.0  # on the weights, not the bias
 MIN_SCORE = 0.5  # the service's default SPACEQA_MIN_SCORE: the figures are printed at it
 CLOSE_ENOUGH = 0.5  # points of overall F1 within which fewer windows are preferred
 FALSE_ABSTAIN_TARGET = 0.12  # answerable questions the service may decline (the reader issue allows 15%)
+DECLINED_SHARES = (0.05, 0.10, 0.15, 0.20, 0.30)  # of the answerable questions, for the trade-offs printed on the check half
 
 
 @dataclass(frozen=True)
@@ -157,16 +160,24 @@ def design(rows: list[dict], windows: int) -> np.ndarray:
     return np.array([[relative[name][i] if name in relative else r["features"][name] for name in FEATURES] for i, r in enumerate(kept)])
 
 
-def outcomes(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float) -> dict:
-    """The figures ``spaceqa eval`` would report with this calibration, at ``MIN_SCORE``."""
-    em, f1, overall, right_abstain, false_abstain = [], [], [], [], []
-    for rows, question in zip(read, questions):
+def top_answers(read: list[list[dict]], windows: int, weights: np.ndarray, bias: float) -> list[tuple[float, dict]]:
+    """Each question's top score under this calibration and its top window's EM and F1 (0 and nothing read: none)."""
+    tops = []
+    for rows in read:
         score, best = 0.0, {"em": 0.0, "f1": 0.0}
         if rows:
             scores = 1 / (1 + np.exp(-(design(rows, windows) @ weights + bias)))
             top = int(np.argmax(scores))
             score, best = float(scores[top]), rows[top]
-        answered = score >= MIN_SCORE
+        tops.append((score, best))
+    return tops
+
+
+def outcomes(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float, min_score: float = MIN_SCORE) -> dict:
+    """The figures ``spaceqa eval`` would report with this calibration, at ``min_score``."""
+    em, f1, overall, right_abstain, false_abstain = [], [], [], [], []
+    for (score, best), question in zip(top_answers(read, windows, weights, bias), questions):
+        answered = score >= min_score
         if question.answers:
             em.append(best["em"] if answered else 0.0)
             f1.append(best["f1"] if answered else 0.0)
@@ -183,6 +194,29 @@ def outcomes(read: list[list[dict]], questions: list[Question], windows: int, we
         "questions": len(questions), "answerable_em": share(em), "answerable_f1": share(f1), "right_abstain": share(right_abstain),
         "false_abstain": share(false_abstain), "overall_f1": share(overall),
     }
+
+
+def trade_offs(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float) -> tuple[float, list[dict]]:
+    """How well the top score tells answerable questions from the others, and what other thresholds would give.
+
+    First the area under the ROC curve: the chance that an answerable question's top score
+    is above an unanswerable one's (0.5: no better than chance).  Then, for each share of
+    the answerable questions declined in ``DECLINED_SHARES``, the figures at the threshold
+    that declines that share: no threshold does better than the area allows, so these say
+    how far a calibration alone can move right-abstain, and at what cost.
+    """
+    scores = np.array([score for score, _ in top_answers(read, windows, weights, bias)])
+    answerable = np.array([bool(q.answers) for q in questions])
+    ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable") + 1.0
+    for value in np.unique(scores):  # tied scores share their mean rank
+        ranks[scores == value] = ranks[scores == value].mean()
+    positives, negatives = int(answerable.sum()), int((~answerable).sum())
+    area = (ranks[answerable].sum() - positives * (positives + 1) / 2) / max(1, positives * negatives)
+    rows = []
+    for declined in DECLINED_SHARES:
+        threshold = float(np.quantile(scores[answerable], declined))
+        rows.append({"declined_share": declined, "threshold": round(threshold, 3), **outcomes(read, questions, windows, weights, bias, min_score=threshold)})
+    return round(float(area), 3), rows
 
 
 def cpu_description() -> str:
@@ -253,6 +287,11 @@ def main() -> int:
         print(f"  {name:>16}  {weight:+.3f}")
     print(f"  {'bias':>16}  {bias:+.3f}")
     print(f"check half (articles the fit never saw): {check_figures}")
+    area, rows = trade_offs(read["check"], questions["check"], windows, weights, bias)
+    print(f"check half, other thresholds (ROC area of the top score, answerable against not: {area}):")
+    for row in rows:
+        print(f"  declining {row['false_abstain']:>4}% of the answerable: right-abstain {row['right_abstain']:>4}, "
+              f"answerable F1 {row['answerable_f1']:>4}, overall F1 {row['overall_f1']:>4} (score {row['threshold']})")
     if args.write:
         card_path = args.reader / "card.json"
         card = json.loads(card_path.read_text(encoding="utf-8"))

@@ -81,3 +81,19 @@ def test_a_fixed_number_of_windows_fits_only_what_those_windows_read(calibration
     assert calibration.design(read[0], 2).shape == (2, len(FEATURES))
     assert calibration.fit(read, asked, windows=2)[2]["answerable_em"] == 0.0
     assert calibration.fit(read, asked, windows=4)[2]["answerable_em"] > 90
+
+
+def test_the_trade_offs_measure_separation_and_decline_the_share_they_name(calibration):
+    read, asked = synthetic_readings(calibration, 400, seed=4)
+    weights, bias, _ = calibration.fit(read, asked, windows=4)
+    area, rows = calibration.trade_offs(read, asked, 4, weights, bias)
+    assert 0.9 < area <= 1.0  # the synthetic evidence separates the two kinds well
+    for row in rows:
+        assert row["false_abstain"] == pytest.approx(100 * row["declined_share"], abs=1.0)
+    assert [row["right_abstain"] for row in rows] == sorted(row["right_abstain"] for row in rows)  # declining more never declines fewer
+
+    # Evidence that says nothing: the area is a coin's, whatever the threshold.
+    for rows_of_question in read:
+        for row in rows_of_question:
+            row["features"]["answerable"] = 0.0
+    assert calibration.trade_offs(read, asked, 4, weights, bias)[0] == pytest.approx(0.5)
