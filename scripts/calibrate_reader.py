@@ -29,11 +29,11 @@ tried), and two stages are fitted, as a logistic regression each:
 The stages fold into one set of weights (Platt's slope times the ranking weights).  Both are
 fitted for each number of windows read; the number with the best overall F1 on the fitting
 half is kept, and fewer windows when another is within half a point (each window costs
-reading time); ``--windows`` fixes the number instead.  For the check half it also prints
-the ROC area of the top score (answerable against unanswerable) and the figures other
-thresholds would give: how far abstention can move with this reader, whatever the prior.  ``--write`` stores the windows read,
-the weights, what they were fitted on and the check figures in the reader's ``card.json``
-under ``asking``.
+reading time); ``--windows`` fixes the number instead.  ``--write`` stores the windows
+read, the weights, what they were fitted on and the check figures in the reader's
+``card.json`` under ``asking``.  For the check half it also prints the ROC area of the top
+score (answerable against unanswerable) and the figures other thresholds would give: how far
+abstention can move with this reader, whatever the prior.
 """
 
 from __future__ import annotations

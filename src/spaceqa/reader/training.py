@@ -74,11 +74,11 @@ def prepare(
     ``judge_with``: the reader whose answerability chooses the "mined" negatives (the one
     training starts from); only those need it.
     """
+    from tqdm import tqdm
+
     from ..build import build_index
     from ..chunk import ChunkParams
     from ..index import load_index
-    from tqdm import tqdm
-
     from .data import ExampleBuilder, featurise, read_squad, retrieved_sentences
 
     cached = rows_file(data_files, work, settings, inputs, judge_with)
