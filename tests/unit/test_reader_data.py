@@ -74,26 +74,3 @@ def test_a_swapped_question_keeps_the_positive_window_when_other_negatives_come_
         examples = builder.examples(asked, random.Random(seed), {"paragraph": 1.0, "article": 1.0, "swapped": 1.0})
         for swapped in [e for e in examples if e.kind == "swapped"]:
             assert swapped.text == examples[0].text  # not a slice at another negative's offsets
-
-
-def test_a_mined_negative_is_the_answerless_window_the_judge_is_surest_of(builder):
-    asked = question("In what year was the lighthouse at Kessel Point lit?", "1874")
-    index = builder.index
-    ranked = [i for i, sentence in enumerate(index.sentences) if sentence.doc_id != "harbour/0.txt"]
-    judged = []
-
-    def judge(text, windows):
-        judged.append(list(windows))
-        return [5.0 if "Tilby" in window else -1.0 for window in windows]
-
-    builder.judge = judge
-    try:
-        examples = builder.examples(asked, random.Random(0), {"mined": 1.0}, ranked)
-    finally:
-        builder.judge = None
-    mined = [e for e in examples if e.kind == "mined"]
-    assert len(mined) == 1 and "Tilby" in mined[0].text and (mined[0].answer_start, mined[0].answer_end) == (-1, -1)
-    assert len(judged) == 1 and len(judged[0]) == len(set(judged[0])) == 2  # each answerless window judged once
-
-    with pytest.raises(ValueError, match="judge"):
-        builder.examples(asked, random.Random(0), {"mined": 1.0}, ranked)

@@ -6,7 +6,7 @@ when a user asks.  Every question gives:
 
 * one **positive**: a window that holds its answer, centred on the answer's sentence or on
   a neighbour whose window still holds it (an answer is not always in the middle);
-* sometimes a **negative** (no answer), of one of five kinds:
+* sometimes a **negative** (no answer), of one of four kinds:
   ``paragraph`` (another window of the same paragraph), ``article`` (a window of another
   paragraph of the same article), ``retrieved`` (a window that SpaceQA's own retriever
   ranks high for the question: the hard case the reader meets at ask time), and
@@ -15,9 +15,6 @@ when a user asks.  Every question gives:
   shape taken from elsewhere in the article.  The window still holds a plausible answer,
   so the reader must check that the question's particulars are the window's before it
   answers: the adversarial kind of unanswerable question SQuAD 2.0 is made of.
-  And ``mined``: of the first windows the retriever ranks that lack the answer, the one the
-  reader training starts from finds most answerable (a ``judge``): the distractor it is
-  surest of, which is where choosing between windows goes wrong.
   A window counts as a negative only when no gold answer appears in it at all.
 """
 
@@ -29,7 +26,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
@@ -39,9 +36,8 @@ from .windows import window_range
 if TYPE_CHECKING:  # the rows (Features) load where there is no index library, e.g. a GPU machine
     from ..index import LoadedIndex
 
-NEGATIVE_KINDS = ("paragraph", "article", "retrieved", "swapped", "mined")
+NEGATIVE_KINDS = ("paragraph", "article", "retrieved", "swapped")
 RETRIEVED_CANDIDATES = 12  # how deep in the retriever's ranking a hard negative may come from
-MINED_CANDIDATES = 4  # answerless windows the judge reads for a "mined" negative (reading them is the cost)
 # What a swapped question may change: a number, or a run of capitalised words (a name).
 SWAPPABLE = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b|\b[A-Z][\w'-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*")
 
@@ -104,12 +100,8 @@ def locate(text: str, answer: str, near: int, scale: float = 1.0) -> tuple[int, 
 class ExampleBuilder:
     """Turns questions into examples over one index of their paragraphs."""
 
-    def __init__(
-        self, index: LoadedIndex, tokenizer, settings: InputSettings, originals: dict[str, str],
-        judge: Callable[[str, list[str]], Sequence[float]] | None = None,
-    ) -> None:
+    def __init__(self, index: LoadedIndex, tokenizer, settings: InputSettings, originals: dict[str, str]) -> None:
         self.index = index
-        self.judge = judge  # (question, window texts) -> the reader's answerability logits, for "mined" negatives
         self.tokenizer = tokenizer
         self.settings = settings
         self.originals = originals  # doc_id -> SQuAD's own paragraph text, which its offsets point into
@@ -150,8 +142,6 @@ class ExampleBuilder:
         golds = [a.lower() for a, _ in question.answers]
         positive_window = text[start:end]
         for kind in NEGATIVE_KINDS:
-            if kind == "mined" and kind not in negatives:
-                continue  # no draw: rows prepared before this kind existed are drawn again the same
             if rng.random() >= negatives.get(kind, 0.0):
                 continue
             if kind == "swapped":  # the same window, a question it no longer answers
@@ -172,23 +162,16 @@ class ExampleBuilder:
             others = [d for d in self.by_article[question.article] if d != question.doc_id]
             doc_id = rng.choice(others) if others else None
             places = [(doc_id, c) for c in range(self._sentence_count(doc_id))] if doc_id else []
-        else:  # retrieved or mined
+        else:
             places = [(self.index.sentences[s].doc_id, s - self.index.document_ranges[self.index.sentences[s].doc_id][0]) for s in retrieved]
-        enough = {"retrieved": 3, "mined": MINED_CANDIDATES}.get(kind)  # the hard ones are near the top of the ranking
         usable = []
         for doc_id, center in places:
             window = self.window(doc_id, center, budget)
             content = self.index.documents[doc_id].text[window[0] : window[1]].lower()
             if not any(g in content for g in golds):
-                if kind != "mined" or (doc_id, window) not in usable:  # neighbouring sentences share windows: judge each once
-                    usable.append((doc_id, window))
-                if len(usable) == enough:
-                    break
-        if kind == "mined" and usable:
-            if self.judge is None:
-                raise ValueError("mined negatives are chosen by a reader's judgement: give the ExampleBuilder a judge")
-            logits = self.judge(question.question, [self.index.documents[d].text[a:b] for d, (a, b) in usable])
-            return usable[int(np.argmax(logits))]
+                usable.append((doc_id, window))
+                if kind == "retrieved" and len(usable) == 3:
+                    break  # the hard ones are near the top of the ranking
         return rng.choice(usable) if usable else None
 
     def _swapped_question(self, question: SquadQuestion, window: str, rng: random.Random) -> str | None:

@@ -65,28 +65,17 @@ def file_digest(path: Path) -> str:
     return file_sha256(path)
 
 
-def prepare(
-    data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings, tokenizer, embedder, *, progress: bool,
-    judge_with: Path | None = None,
-) -> tuple[Features, dict]:
-    """The tokenised training rows for ``data_files`` (cached in ``work``), and what they hold.
-
-    ``judge_with``: the reader whose answerability chooses the "mined" negatives (the one
-    training starts from); only those need it.
-    """
-    from tqdm import tqdm
-
+def prepare(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings, tokenizer, embedder, *, progress: bool) -> tuple[Features, dict]:
+    """The tokenised training rows for ``data_files`` (cached in ``work``), and what they hold."""
     from ..build import build_index
     from ..chunk import ChunkParams
     from ..index import load_index
     from .data import ExampleBuilder, featurise, read_squad, retrieved_sentences
 
-    cached = rows_file(data_files, work, settings, inputs, judge_with)
+    cached = rows_file(data_files, work, settings, inputs)
     key = cached.stem.removeprefix("features-")
     if cached.exists():
         return load_features(cached)
-    if settings.negatives.get("mined") and judge_with is None:
-        raise ValueError("mined negatives are the windows a reader is surest of: train from a reader (--from), not the base model")
 
     originals, questions = {}, []
     for path in data_files:
@@ -107,27 +96,19 @@ def prepare(
     rng.shuffle(questions)
     if settings.max_questions:
         questions = questions[: settings.max_questions]
-    builder = ExampleBuilder(index, tokenizer, inputs, originals, judge=_judge(judge_with) if settings.negatives.get("mined") else None)
+    builder = ExampleBuilder(index, tokenizer, inputs, originals)
     builder.register(questions)
-    # Both kinds drawn from retrieval's ranking share one draw of which questions are ranked
-    # (with "retrieved" alone, the draw rows were always prepared with).
-    ranked_chance = max(settings.negatives.get("retrieved", 0.0), settings.negatives.get("mined", 0.0))
-    wants_ranking = [rng.random() < ranked_chance for _ in questions]
-    retrieved_file = work / f"retrieved-{key}.json"  # the slowest step: kept, so a failure after it costs nothing
-    if retrieved_file.exists():
-        ranked = json.loads(retrieved_file.read_text())
+    wants_retrieved = [rng.random() < settings.negatives.get("retrieved", 0.0) for _ in questions]
+    mined = work / f"retrieved-{key}.json"  # the slowest step: kept, so a failure after it costs nothing
+    if mined.exists():
+        ranked = json.loads(mined.read_text())
     else:
-        ranked = retrieved_sentences(index, embedder, [q.question for q, w in zip(questions, wants_ranking) if w], progress=progress)
-        retrieved_file.write_text(json.dumps(ranked))
+        ranked = retrieved_sentences(index, embedder, [q.question for q, w in zip(questions, wants_retrieved) if w], progress=progress)
+        mined.write_text(json.dumps(ranked))
     hard = iter(ranked)
     examples: list[Example] = []
-    for question, wanted in tqdm(
-        list(zip(questions, wants_ranking)), desc="building examples", unit="question", disable=not (progress and builder.judge), mininterval=10,
-    ):  # quick, but for the judge's reading when there are mined negatives
-        negatives = dict(settings.negatives)
-        for kind in ("retrieved", "mined"):
-            if kind in negatives:
-                negatives[kind] = negatives[kind] / ranked_chance if wanted else 0.0
+    for question, wanted in zip(questions, wants_retrieved):
+        negatives = dict(settings.negatives, retrieved=1.0 if wanted else 0.0)
         examples += builder.examples(question, rng, negatives, next(hard) if wanted else ())
     kinds = {kind: sum(e.kind == kind for e in examples) for kind in sorted({e.kind for e in examples})}
     log.info("%d examples from %d questions: %s", len(examples), len(questions), kinds)
@@ -140,14 +121,12 @@ def prepare(
     return features, summary
 
 
-def prepare_rows(
-    data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings = InputSettings(), judge_with: Path | None = None,
-) -> Path:
+def prepare_rows(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings = InputSettings()) -> Path:
     """Prepare (or find) the tokenised rows in ``work`` without training; the file they are in."""
-    rows = rows_file(data_files, work, settings, inputs, judge_with)
+    rows = rows_file(data_files, work, settings, inputs)
     if not rows.exists():  # rows already there need no loading, only their name
         work.mkdir(parents=True, exist_ok=True)
-        prepare(data_files, work, settings, inputs, *_tokenizer_and_embedder(), progress=True, judge_with=judge_with)
+        prepare(data_files, work, settings, inputs, *_tokenizer_and_embedder(), progress=True)
     return rows
 
 
@@ -167,21 +146,12 @@ def _tokenizer_and_embedder(embedder=None):
     return AutoTokenizer.from_pretrained(str(bundled_model_path())), embedder
 
 
-def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings, judge_with: Path | None = None) -> Path:
+def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings) -> Path:
     """Where ``prepare`` keeps the rows of these files and settings (the epochs and rate do not change them)."""
-    shaped_by = [[file_digest(p) for p in data_files], settings.seed, settings.max_questions, settings.negatives, inputs.to_dict()]
-    if settings.negatives.get("mined") and judge_with is not None:  # the judge's weights chose those rows
-        shaped_by.append(file_digest(judge_with / "reader.safetensors"))
-    key = hashlib.sha256(json.dumps(shaped_by).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        json.dumps([[file_digest(p) for p in data_files], settings.seed, settings.max_questions, settings.negatives, inputs.to_dict()]).encode()
+    ).hexdigest()[:16]
     return work / f"features-{key}.npz"
-
-
-def _judge(reader_folder: Path):
-    """(question, window texts) -> the answerability logits of the reader in ``reader_folder``."""
-    from .loading import load_reader
-
-    reader, _ = load_reader(reader_folder)
-    return lambda question, texts: [reading.answerable_logit for reading in reader.read(question, texts)]
 
 
 def training_plan(features: Features, settings: TrainingSettings, groups: np.ndarray | None = None) -> list[np.ndarray]:
@@ -328,7 +298,7 @@ def train(
 
     work.mkdir(parents=True, exist_ok=True)
     tokenizer, embedder = _tokenizer_and_embedder(embedder)
-    features, summary = prepare(data_files, work, settings, inputs, tokenizer, embedder, progress=progress, judge_with=init)
+    features, summary = prepare(data_files, work, settings, inputs, tokenizer, embedder, progress=progress)
     net = load_weights(init) if init else ReaderNet.from_base()
     run = fit(net, features, settings, work, run_key=run_key(summary, settings, inputs, init), inputs=inputs, device=device, progress=progress)
     save_weights(net, out)
