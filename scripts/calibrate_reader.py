@@ -173,10 +173,15 @@ def top_answers(read: list[list[dict]], windows: int, weights: np.ndarray, bias:
     return tops
 
 
-def outcomes(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float, min_score: float = MIN_SCORE) -> dict:
-    """The figures ``spaceqa eval`` would report with this calibration, at ``min_score``."""
+def outcomes(read: list[list[dict]], questions: list[Question], windows: int, weights: np.ndarray, bias: float) -> dict:
+    """The figures ``spaceqa eval`` would report with this calibration, at ``MIN_SCORE``."""
+    return figures(top_answers(read, windows, weights, bias), questions, MIN_SCORE)
+
+
+def figures(tops: list[tuple[float, dict]], questions: list[Question], min_score: float) -> dict:
+    """The figures of these top answers (``top_answers``) when those scored below ``min_score`` are declined."""
     em, f1, overall, right_abstain, false_abstain = [], [], [], [], []
-    for (score, best), question in zip(top_answers(read, windows, weights, bias), questions):
+    for (score, best), question in zip(tops, questions):
         answered = score >= min_score
         if question.answers:
             em.append(best["em"] if answered else 0.0)
@@ -205,7 +210,8 @@ def trade_offs(read: list[list[dict]], questions: list[Question], windows: int, 
     that declines that share: no threshold does better than the area allows, so these say
     how far a calibration alone can move right-abstain, and at what cost.
     """
-    scores = np.array([score for score, _ in top_answers(read, windows, weights, bias)])
+    tops = top_answers(read, windows, weights, bias)
+    scores = np.array([score for score, _ in tops])
     answerable = np.array([bool(q.answers) for q in questions])
     ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable") + 1.0
     for value in np.unique(scores):  # tied scores share their mean rank
@@ -215,7 +221,7 @@ def trade_offs(read: list[list[dict]], questions: list[Question], windows: int, 
     rows = []
     for declined in DECLINED_SHARES:
         threshold = float(np.quantile(scores[answerable], declined))
-        rows.append({"declined_share": declined, "threshold": round(threshold, 3), **outcomes(read, questions, windows, weights, bias, min_score=threshold)})
+        rows.append({"declined_share": declined, "threshold": round(threshold, 3), **figures(tops, questions, threshold)})
     return round(float(area), 3), rows
 
 
