@@ -247,7 +247,7 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         if not is_squad(file):
             raise click.UsageError("--reader-only needs a SQuAD file: it reads each question's own paragraph")
         metrics = evaluate_reader_only(load_reader(_settings())[0], file, limit=limit)
-        click.echo(json.dumps({"mode": "reader only", "metrics": metrics}, indent=2) if as_json else "\n".join(f"{n:>16}  {v}" for n, v in metrics.items()))
+        click.echo(json.dumps({"mode": "reader only", "metrics": metrics}, indent=2) if as_json else "\n".join(f"{n:>16}  {_figure(v)}" for n, v in metrics.items()))
         return
     from .evaluate import evaluate, is_squad, load_items, sample, write_squad_corpus
     from .pipeline import open_engine
@@ -264,12 +264,12 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return
     for name, value in report.metrics.items():
-        click.echo(f"{name:>16}  {value}")
+        click.echo(f"{name:>16}  {_figure(value)}")
     if report.by_kind:
         shown = ("questions", "em", "f1", "right_abstain", "false_abstain")
         click.echo("\nper kind of turn:\n" + f"{'':>16}  " + "  ".join(f"{name:>13}" for name in shown))
         for kind, metrics in report.by_kind.items():
-            click.echo(f"{kind:>16}  " + "  ".join(f"{metrics[name]:>13}" for name in shown))
+            click.echo(f"{kind:>16}  " + "  ".join(f"{_figure(metrics[name]):>13}" for name in shown))
     misses = report.misses()
     if misses:
         click.echo(f"\n{len(misses)} misses:")
@@ -281,6 +281,11 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
             click.echo(f"    understood as: {miss.understood_as}")
         if miss.gold and not miss.sentence_hit:
             click.echo(f"    sentence: {miss.sentence}")
+
+
+def _figure(value: float | None) -> str:
+    """A metric as printed: "n/a" where it has nothing to count (e.g. right-abstain without unanswerable questions)."""
+    return "n/a" if value is None else str(value)
 
 
 @main.command("train-reader")

@@ -35,7 +35,7 @@ import string
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -97,9 +97,9 @@ class Outcome:
 @dataclass
 class Report:
     k: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]  # None where a figure has no questions to count (see percent)
     outcomes: list[Outcome] = field(default_factory=list)
-    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)  # metrics per turn kind, when turns name one
+    by_kind: dict[str, dict[str, float | None]] = field(default_factory=dict)  # metrics per turn kind, when turns name one
 
     def misses(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.correct or (o.answerable and not o.sentence_hit)]
@@ -239,33 +239,35 @@ def _score(item_id: str, turn: Turn, history: list[PastTurn], result: AskResult)
     return outcome
 
 
-def summarise(outcomes: list[Outcome], k: int) -> dict[str, float]:
+def percent(values: Iterable[float]) -> float | None:
+    """The mean of ``values`` as a percentage to one decimal; None when there are none (not NaN,
+    which is not JSON: a set with no unanswerable question has no right-abstain)."""
+    values = list(values)
+    return round(100.0 * sum(values) / len(values), 1) if values else None
+
+
+def summarise(outcomes: list[Outcome], k: int) -> dict[str, float | None]:
     answerable = [o for o in outcomes if o.answerable]
     unanswerable = [o for o in outcomes if not o.answerable]
     latencies = [o.took_ms for o in outcomes]
-
-    def share(values) -> float:
-        values = list(values)
-        return round(100.0 * sum(values) / len(values), 1) if values else float("nan")
-
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
-        "em": share(o.em for o in answerable),
-        "f1": share(o.f1 for o in answerable),
-        "overall_em": share(o.em if o.answerable else o.answer is None for o in outcomes),
-        "overall_f1": share(o.f1 if o.answerable else o.answer is None for o in outcomes),
-        "sentence_hit@1": share(o.sentence_hit for o in answerable),
-        f"doc_recall@{k}": share(o.doc_hit for o in answerable),
-        "right_abstain": share(o.answer is None for o in unanswerable),
-        "false_abstain": share(o.answer is None for o in answerable),
-        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else float("nan"),
-        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else float("nan"),
+        "em": percent(o.em for o in answerable),
+        "f1": percent(o.f1 for o in answerable),
+        "overall_em": percent(o.em if o.answerable else o.answer is None for o in outcomes),
+        "overall_f1": percent(o.f1 if o.answerable else o.answer is None for o in outcomes),
+        "sentence_hit@1": percent(o.sentence_hit for o in answerable),
+        f"doc_recall@{k}": percent(o.doc_hit for o in answerable),
+        "right_abstain": percent(o.answer is None for o in unanswerable),
+        "false_abstain": percent(o.answer is None for o in answerable),
+        "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies else None,
+        "latency_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies else None,
     }
 
 
-def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -> dict[str, float]:
+def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -> dict[str, float | None]:
     """Score the reader alone, given each question's own paragraph (no retrieval).
 
     The paragraph is split into sentences and read as windows around each of them, as the
@@ -301,17 +303,12 @@ def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -
         outcomes.append((answers, span, best.answerable_logit >= 0))
     answerable = [(a, span, answers_it) for a, span, answers_it in outcomes if a]
     unanswerable = [answers_it for a, _, answers_it in outcomes if not a]
-
-    def share(values) -> float:
-        values = list(values)
-        return round(100.0 * sum(values) / len(values), 1) if values else float("nan")
-
     return {
         "questions": len(outcomes),
-        "em": share(max(exact_match(span, g) for g in a) for a, span, _ in answerable),
-        "f1": share(max(f1_score(span, g) for g in a) for a, span, _ in answerable),
-        "right_abstain": share(not answers_it for answers_it in unanswerable),
-        "false_abstain": share(not answers_it for _, _, answers_it in answerable),
+        "em": percent(max(exact_match(span, g) for g in a) for a, span, _ in answerable),
+        "f1": percent(max(f1_score(span, g) for g in a) for a, span, _ in answerable),
+        "right_abstain": percent(not answers_it for answers_it in unanswerable),
+        "false_abstain": percent(not answers_it for _, _, answers_it in answerable),
     }
 
 

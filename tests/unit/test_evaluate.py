@@ -65,6 +65,15 @@ def test_metrics_over_answerable_unanswerable_and_conversations(tmp_path):
     assert {miss.item_id for miss in report.misses()} == {"b", "d"}
 
 
+def test_a_figure_with_nothing_to_count_is_null_and_the_report_is_strict_json(tmp_path):
+    questions = tmp_path / "set.jsonl"
+    questions.write_text(json.dumps({"id": "a", "question": "Q1", "answers": ["Soyuz"], "docs": ["d1"]}) + "\n")
+    report = evaluate(ScriptedAsker({"Q1": ("Soyuz", "Soyuz docked.", "d1")}), load_items(questions), k=3)
+    assert report.metrics["right_abstain"] is None  # no unanswerable question: no share to give
+    assert report.metrics["em"] == 100.0
+    json.dumps(report.to_dict(), allow_nan=False)  # NaN would make the --json output unreadable to JSON.parse
+
+
 @pytest.mark.parametrize(
     "answer, sentence, inside",
     [
