@@ -77,13 +77,18 @@ def document(doc_id: str):
 
 @bp.get("/healthz")
 def healthz():
-    manifest = engine().index.manifest
+    served = engine()
+    manifest = served.index.manifest
+    refused = served.refused
     return jsonify(
         {
             "status": "ok",
             "documents": manifest.counts["documents"],
             "chunks": manifest.counts["chunks"],
             "index_version": manifest.version,
+            # A newer index that could not be served (the old one still answers), e.g. one
+            # built with another embedding runtime: null when the newest index is served.
+            "index_problem": {"version": refused[0], "reason": refused[1]} if refused else None,
         }
     )
 

@@ -176,6 +176,8 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                         "`spaceqa_http_requests_total{method,route,status}`, "
                         "`spaceqa_http_request_duration_seconds{method,route}` (histogram), "
                         "`spaceqa_index_info{version}`, `spaceqa_index_documents`, `spaceqa_index_chunks`, "
+                        "`spaceqa_answers_total{outcome}` (`answered` or `abstained`), "
+                        "`spaceqa_answer_top_score` (histogram of each question's top score), "
                         "and the process's `process_*` metrics."
                     ),
                     "responses": {
@@ -291,12 +293,19 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                 },
                 "Health": {
                     "type": "object",
-                    "required": ["status", "documents", "chunks", "index_version"],
+                    "required": ["status", "documents", "chunks", "index_version", "index_problem"],
                     "properties": {
                         "status": {"type": "string", "const": "ok"},
                         "documents": {"type": "integer", "minimum": 0},
                         "chunks": {"type": "integer", "minimum": 0},
                         "index_version": {"type": "string"},
+                        "index_problem": {
+                            "description": "A newer index version that could not be served, and why (the version above still answers); null when the newest is served.",
+                            "oneOf": [
+                                {"type": "null"},
+                                {"type": "object", "required": ["version", "reason"], "properties": {"version": {"type": "string"}, "reason": {"type": "string"}}},
+                            ],
+                        },
                     },
                 },
                 "BuildReport": {

@@ -47,6 +47,9 @@ class Engine:
         self.min_score = min_score
         self._cache: LruCache[object] = LruCache(cache_size)  # query vectors and re-asked questions
         self._swap_lock = threading.Lock()
+        # The newest version that could not be served, and why: not loaded again until the
+        # index changes once more (at a million passages a load costs seconds and gigabytes).
+        self.refused: tuple[str, str] | None = None
         self.use_index(index)
 
     def use_index(self, index: LoadedIndex) -> None:
@@ -64,8 +67,16 @@ class Engine:
         with self._swap_lock:
             version = current_version(index_dir)
             if version is None or version == self.index.version:
+                self.refused = None
                 return False
-            self.use_index(load_index(index_dir))
+            if self.refused and self.refused[0] == version:
+                return False
+            try:
+                self.use_index(load_index(index_dir))
+            except Exception as error:
+                self.refused = (version, str(error))
+                raise
+            self.refused = None
             log.info("now serving index version %s", version)
             return True
 
@@ -73,6 +84,7 @@ class Engine:
         """Check ``index_dir`` every ``interval`` seconds and switch to new versions (a daemon thread).
 
         The thread holds the engine weakly and ends with it, so short-lived apps (tests) leave nothing behind.
+        A version that cannot be served is reported once (and in ``/healthz``), not at every check.
         """
         engine_ref = weakref.ref(self)
 
@@ -82,6 +94,8 @@ class Engine:
                     engine.refresh(index_dir)
                 except (SpaceQAError, OSError, ValueError) as error:
                     log.error("could not switch to the new index in %s: %s; still serving %s", index_dir, error, engine.index.version)
+                except Exception:  # anything else (a corrupt file's own error): the watcher must outlive it
+                    log.exception("could not switch to the new index in %s; still serving %s", index_dir, engine.index.version)
                 del engine
                 time.sleep(interval)
 

@@ -7,10 +7,14 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from fakes import HashEmbedder, fake_reader
 from servers import serve_in_thread
+from spaceqa import pipeline
 from spaceqa.build import build_index
 from spaceqa.chunk import ChunkParams
+from spaceqa.errors import IndexMismatchError
 from spaceqa.index import load_index
 
 
@@ -48,19 +52,29 @@ def test_the_watcher_notices_an_index_built_elsewhere(tmp_path, tiny_corpus):
     assert client.get("/documents/comet.txt").status_code == 200
 
 
-def test_an_index_from_another_model_is_not_served(tmp_path, tiny_corpus):
-    engine = make_app(tmp_path, tiny_corpus, reload_interval=0).extensions["spaceqa"]
+def test_an_index_from_another_model_is_not_served_and_is_reported_once(tmp_path, tiny_corpus, monkeypatch):
+    app = make_app(tmp_path, tiny_corpus, reload_interval=0)
+    engine, client = app.extensions["spaceqa"], app.test_client()
     old = engine.index.version
+    assert client.get("/healthz").get_json()["index_problem"] is None
 
     class OtherModel(HashEmbedder):
         name = "another-model"
 
-    build_index(tiny_corpus, tmp_path / "index", OtherModel(), ChunkParams())
-    try:
+    refused = build_index(tiny_corpus, tmp_path / "index", OtherModel(), ChunkParams()).version
+    with pytest.raises(IndexMismatchError, match="another-model"):
         engine.refresh(tmp_path / "index")
-    except Exception as error:  # refused loudly...
-        assert "another-model" in str(error)
-    assert engine.index.version == old  # ...and the old index keeps serving
+    assert engine.index.version == old  # the old index keeps serving
+    assert client.get("/healthz").get_json()["index_problem"]["version"] == refused
+
+    loads = []
+    monkeypatch.setattr(pipeline, "load_index", lambda folder: loads.append(folder) or load_index(folder))
+    assert engine.refresh(tmp_path / "index") is False  # the refused version is not loaded at every check
+    assert loads == []
+
+    served = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams(), full=True).version
+    assert engine.refresh(tmp_path / "index") is True and engine.index.version == served
+    assert client.get("/healthz").get_json()["index_problem"] is None
 
 
 def test_rebuilds_while_requests_are_in_flight_fail_none_and_mix_none(tmp_path, tiny_corpus):
