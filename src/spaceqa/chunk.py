@@ -14,6 +14,17 @@ import pysbd
 from .text import WORD_RE
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# pysbd's time grows with the square of the text it is given (a 280 KB paragraph takes over a
+# minute), so a longer paragraph is split into blocks of at most this many characters first.
+# Real paragraphs are shorter (a long encyclopaedia paragraph is about 4,000): only an
+# unbroken page, a one-line file, meets the limit, and is then split in linear time.
+SPLITTER_BLOCK_CHARS = 6000
+# Where a block may end: a line break, else a full stop after a lower-case word of three
+# letters or more (or a number) and before a capital ("...in orbit. The"), which no abbreviation such as
+# "Dr." or "U.S." matches; else any space.
+_LINE_BREAK = re.compile(r"\n")
+_SAFE_SENTENCE_END = re.compile(r"[a-z0-9]{3}[.!?][\"'”’)]*\s+(?=[A-Z“\"])")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence; a sentence never crosses a paragraph break."""
     spans: list[tuple[int, int]] = []
     segmenter = pysbd.Segmenter(language="en", clean=False, char_span=True)
-    for para_start, para_end in _paragraph_spans(text):
+    for para_start, para_end in (block for paragraph in _paragraph_spans(text) for block in _blocks(text, *paragraph)):
         paragraph = text[para_start:para_end]
         cursor = 0
         for piece in segmenter.segment(paragraph):
@@ -53,6 +64,26 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         if cursor == 0 and paragraph.strip():  # the segmenter found nothing usable
             spans.append((para_start, para_end))
     return spans
+
+
+def _blocks(text: str, start: int, end: int, limit: int = SPLITTER_BLOCK_CHARS) -> list[tuple[int, int]]:
+    """``text[start:end]`` as spans of at most ``limit`` characters, cut where a sentence surely ends."""
+    blocks = []
+    while end - start > limit:
+        window = text[start : start + limit]
+        cut = next((m.end() for pattern in (_LINE_BREAK, _SAFE_SENTENCE_END, _SPACE) for m in _last(pattern, window) if m.end() > limit // 2), limit)
+        blocks.append((start, start + cut))
+        start += cut
+    blocks.append((start, end))
+    return [(s, e) for s, e in blocks if text[s:e].strip()]
+
+
+def _last(pattern: re.Pattern, text: str) -> list[re.Match]:
+    """The last match of ``pattern`` in ``text``, as a list of zero or one."""
+    match = None
+    for match in pattern.finditer(text):
+        pass
+    return [match] if match else []
 
 
 # pysbd builds a regular expression for each abbreviation it finds in a text, on every call;
@@ -76,6 +107,9 @@ def chunk_sentences(word_counts: list[int], params: ChunkParams) -> list[tuple[i
     """
     ranges: list[tuple[int, int]] = []
     first, total = 0, len(word_counts)
+    words_after = [0] * (total + 1)  # words_after[i]: words in sentences i and later (linear, not a sum per step)
+    for i in range(total - 1, -1, -1):
+        words_after[i] = words_after[i + 1] + word_counts[i]
     while first < total:
         last, words = first, 0
         while last < total:
@@ -83,7 +117,7 @@ def chunk_sentences(word_counts: list[int], params: ChunkParams) -> list[tuple[i
                 break
             words += word_counts[last]
             last += 1
-            if words >= params.target_words and words + sum(word_counts[last:]) > params.max_words:
+            if words >= params.target_words and words + words_after[last] > params.max_words:
                 break
         ranges.append((first, last))
         if last >= total:

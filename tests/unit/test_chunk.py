@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
+import pysbd
 import pytest
 
-from spaceqa.chunk import ChunkParams, chunk_sentences, count_words, split_sentences
+from spaceqa.chunk import SPLITTER_BLOCK_CHARS, ChunkParams, chunk_sentences, count_words, split_sentences
 
 
 def sentences_of(text: str) -> list[str]:
@@ -48,6 +49,26 @@ def test_repeated_sentences_get_their_own_offsets():
     text = "It happened twice. It happened twice. The end."
     assert split_sentences(text) == [(0, 18), (19, 37), (38, 46)]
 
+
+
+def test_a_paragraph_too_long_for_the_splitter_is_cut_where_sentences_end(monkeypatch):
+    # A one-line file of a few hundred KB: the splitter (quadratic in what it is given) sees
+    # bounded blocks, cut after a word and a full stop, never inside "Dr." or "U.S.".
+    seen = []
+    original = pysbd.Segmenter.segment
+    monkeypatch.setattr(pysbd.Segmenter, "segment", lambda self, text: seen.append(len(text)) or original(self, text))
+    sentence = "Dr. Ride met the U.S. crew at the pad in Florida. The launch slipped to 1983 after tests. "
+    text = sentence * 3000
+    spans = split_sentences(text)
+    assert max(seen) <= SPLITTER_BLOCK_CHARS and len(seen) > 1
+    assert [text[s:e] for s, e in spans] == ["Dr. Ride met the U.S. crew at the pad in Florida.", "The launch slipped to 1983 after tests."] * 3000
+
+
+def test_a_block_without_any_sentence_end_is_cut_at_a_space():
+    text = "word " * 5000
+    spans = split_sentences(text)
+    assert all(text[s:e].split() == text[s:e].split(" ") for s, e in spans)  # no word cut in two
+    assert sum(len(text[s:e].split()) for s, e in spans) == 5000
 
 def test_passages_stay_within_the_word_limits():
     params = ChunkParams(target_words=50, max_words=70, overlap_words=15)
