@@ -19,6 +19,18 @@ def unknown_filter_pdf() -> bytes:
     return _pdf([(_show_text("This text is hidden behind an unknown filter.").encode("latin-1"), "/NoSuchDecode")])
 
 
+def lone_surrogate_pdf(text: str = "The crew of Soyuz X docked.") -> bytes:
+    """A PDF whose font maps the letter X to half of a UTF-16 surrogate pair (U+D800), which
+    pypdf passes into the text as it is: a string no tokenizer or JSON encoder accepts."""
+    cmap = (
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Half def\n"
+        "1 begincodespacerange <00> <FF> endcodespacerange\n"
+        "1 beginbfchar <58> <D800> endbfchar\n"
+        "endcmap CMapName currentdict /CMap defineresource pop end end"
+    ).encode("latin-1")
+    return _pdf([(_show_text(text).encode("latin-1"), None)], to_unicode=cmap)
+
+
 def bomb_pdf(inflated_bytes: int = 400_000_000) -> bytes:
     """A PDF of well under a megabyte whose page content inflates to ``inflated_bytes`` bytes of text operators."""
     operator = _show_text("Boom.").encode("latin-1") + b"\n"
@@ -43,15 +55,16 @@ def _show_text(text: str) -> str:
     return "BT /F1 11 Tf 14 TL 40 750 Td (" + ") Tj T* (".join(lines) + ") Tj ET"
 
 
-def _pdf(contents: list[tuple[bytes, str | None]], title: str | None = None) -> bytes:
-    """A PDF with one page per ``(content stream, filter name or None)``."""
+def _pdf(contents: list[tuple[bytes, str | None]], title: str | None = None, to_unicode: bytes | None = None) -> bytes:
+    """A PDF with one page per ``(content stream, filter name or None)``; ``to_unicode``: the font's character map."""
     objects: list[bytes] = []
 
     def add(body: bytes | str) -> int:
         objects.append(body if isinstance(body, bytes) else body.encode("latin-1"))
         return len(objects)
 
-    font = add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    cmap = add(f"<< /Length {len(to_unicode)} >>\nstream\n".encode("latin-1") + to_unicode + b"\nendstream") if to_unicode else None
+    font = add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica" + (f" /ToUnicode {cmap} 0 R" if cmap else "") + " >>")
     page_ids = []
     pages_id = len(objects) + 2 * len(contents) + 1  # the /Pages object comes after every page and its content
     for stream, filter_name in contents:

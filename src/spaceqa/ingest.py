@@ -60,6 +60,7 @@ PROSE, SHORT, FURNITURE = "prose", "short", "furniture"
 # File names, for titles: "_", "-", "." and spaces separate words; a run of hex digits with a
 # digit and a letter in it, 8 or more long, is a hash or an id ("6c3f5f3a73d38cee"), never a word.
 _NAME_SEPARATORS = re.compile(r"[\s_.\-]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _HASH_LIKE = re.compile(r"(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}", re.IGNORECASE)
 
 
@@ -94,10 +95,23 @@ def corpus_fingerprint(corpus_dir: Path) -> dict[str, str]:
     """``{doc_id: sha256}`` of the supported files: cheap, and enough to tell a stale index."""
     corpus_dir = Path(corpus_dir)
     return {
-        document_id(path, corpus_dir): file_sha256(path)
+        document_id(path, corpus_dir): _fingerprint(path)
         for path in _corpus_files(corpus_dir)
         if path.suffix.lower() in SUPPORTED_SUFFIXES
     }
+
+
+def _fingerprint(path: Path) -> str:
+    """The file's sha256; for a file that cannot be opened (no permission to read it), a mark
+    that changes when the file does, so the build reports it as failed once, not at every run."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        try:
+            status = path.stat()
+        except OSError:
+            return "unreadable"
+        return f"unreadable:{status.st_size}:{status.st_mtime_ns}"
 
 
 def read_document(path: Path, corpus_dir: Path) -> Document:
@@ -127,7 +141,7 @@ def _document(path: Path, corpus_dir: Path, data: bytes) -> Document:
         raise UnreadableError("no text in it")
     return Document(
         doc_id=document_id(path, corpus_dir),
-        title=extracted.title or derive_title(text) or title_from_filename(path),
+        title=valid_unicode(extracted.title or "") or derive_title(text) or title_from_filename(path),
         text=text,
         sha256=hashlib.sha256(data).hexdigest(),
         pages=_page_offsets(paragraphs, kept, extracted.page_starts),
@@ -251,8 +265,19 @@ def title_from_filename(path: Path) -> str:
 
 
 def _normalise_line(line: str) -> str:
-    line = unicodedata.normalize("NFC", line).translate(_INVISIBLE)
+    line = unicodedata.normalize("NFC", valid_unicode(line)).translate(_INVISIBLE)
     return _SPACE_RUN.sub(" ", line).strip()
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate replaced by U+FFFD (and split pairs joined).
+
+    pypdf decodes a font's character map with "surrogatepass": a map that points at half a
+    pair puts a surrogate in the text, which no tokenizer, JSON encoder or UTF-8 file accepts.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _strip_marker(line: str) -> tuple[str, bool]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fakes import HashEmbedder
-from pdfs import bomb_pdf, make_pdf, unknown_filter_pdf
+from pdfs import bomb_pdf, lone_surrogate_pdf, make_pdf, unknown_filter_pdf
 from spaceqa import ingest
 from spaceqa.build import build_index, index_problem
 from spaceqa.chunk import ChunkParams
@@ -140,6 +141,36 @@ def test_a_poisoned_corpus_is_indexed_without_its_poison(tmp_path, tiny_corpus):
     assert list(failed) == ["bomb.pdf", "filter.pdf"]
     assert "LimitReachedError" in failed["bomb.pdf"] and "/NoSuchDecode" in failed["filter.pdf"]
     assert set(load_index(tmp_path / "index").documents) == {"apollo.txt", "deep.html", "mir.txt", "notes/gardening.txt"}
+
+
+def test_a_pdf_that_maps_a_letter_to_half_a_surrogate_pair_is_indexed_with_a_replacement(tmp_path, tiny_corpus):
+    (tiny_corpus / "half.pdf").write_bytes(lone_surrogate_pdf("The crew of Soyuz X docked."))
+    report = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams())
+    assert report.failed == []
+    text = load_index(tmp_path / "index").documents["half.pdf"].text
+    assert text == "The crew of Soyuz \ufffd docked." and text.encode("utf-8")  # what a tokenizer and JSON need
+
+
+def test_a_file_that_cannot_be_opened_fails_alone_and_once(tmp_path, tiny_corpus, monkeypatch):
+    locked = tiny_corpus / "locked.txt"
+    locked.write_text("Locked\n\nNobody may read this file.")
+
+    def refuse(original):
+        def read(path, *args):
+            if Path(path).name == "locked.txt":
+                raise PermissionError(13, "Permission denied", str(path))
+            return original(path, *args)
+
+        return read
+
+    monkeypatch.setattr(ingest, "file_sha256", refuse(ingest.file_sha256))
+    monkeypatch.setattr(Path, "read_bytes", refuse(Path.read_bytes))
+    index_dir, embedder, params = tmp_path / "index", HashEmbedder(), ChunkParams()
+    report = build_index(tiny_corpus, index_dir, embedder, params)
+    assert [doc_id for doc_id, _ in report.failed] == ["locked.txt"] and "Permission denied" in report.failed[0][1]
+    assert set(load_index(index_dir).documents) == {"apollo.txt", "mir.txt", "notes/gardening.txt"}
+    assert index_problem(tiny_corpus, index_dir, embedder, params) is None  # not stale at every ask
+    assert build_index(tiny_corpus, index_dir, embedder, params).published is False
 
 
 def test_a_failed_file_is_not_read_again_until_it_changes(tmp_path, tiny_corpus, monkeypatch):
