@@ -7,12 +7,15 @@ incremental rebuild and a switch to the new index.  Nothing is lost on the way:
 * an upload is written to a hidden temporary file in the corpus folder, read back with the
   same reader the index uses, and only then renamed into place; a rejected upload leaves no file;
 * if the rebuild after a change fails, the change to the corpus is undone and the served index
-  was never touched (builds publish atomically).
+  was never touched (builds publish atomically).  Once a build has published, the change
+  stands: should this server fail to load the new version, it goes on serving the old one and
+  says so in ``/healthz`` (``index_problem``), and the published index is what the next start serves.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import re
 import threading
@@ -29,6 +32,7 @@ from .ingest import SUPPORTED_SUFFIXES, read_document
 from .readers import UnreadableError
 
 bp = Blueprint("admin", __name__)
+log = logging.getLogger("spaceqa")
 
 # A plain file name: letters, digits, dot, dash, underscore and space; no path, no leading dot.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,150}")
@@ -67,7 +71,9 @@ def upload():
             raise InvalidRequestError('send the document in a multipart field named "file"', code="missing_file")
         filename, stream = upload_file.filename or "", upload_file.stream
     else:
-        filename, stream = request.args.get("filename", ""), request.stream
+        filename, stream = request.args.get("filename"), request.stream
+        if filename is None:
+            raise InvalidRequestError('send the document as a multipart field named "file", or as the body with ?filename=NAME', code="missing_file")
     name = _safe_name(filename)
     corpus = Path(settings.corpus_dir)
     target = corpus / name
@@ -127,20 +133,28 @@ def reindex():
     """Rebuild the index from the corpus as it is on disk (?full=true re-embeds everything)."""
     full = request.args.get("full", "").lower() in ("1", "true", "yes")
     with _changes:
-        report = _reindex(api.settings(), full=full)
+        try:
+            report = _reindex(api.settings(), full=full)
+        except EmptyCorpusError as error:
+            raise InvalidRequestError(f"{error}; the index served is unchanged", code="empty_corpus", status=409) from None
     return jsonify(report)
 
 
 def _reindex(settings: Settings, full: bool = False) -> dict:
     engine = api.engine()
     report = build_index(settings.corpus_dir, settings.index_dir, engine.embedder, settings.chunk_params, full=full)
-    engine.refresh(settings.index_dir)  # switch now rather than at the watcher's next look
+    try:
+        engine.refresh(settings.index_dir)  # switch now rather than at the watcher's next look
+    except Exception:  # published, so the change stands (see the module's docstring); /healthz names the problem
+        log.exception("built index version %s but could not switch to it; still serving %s", report.version, engine.index.version)
     return report.to_dict()
 
 
 def _safe_name(filename: str) -> str:
     """The file name, if it is a plain name of a supported type; never a path."""
     name = filename.strip()
+    if name.startswith("."):
+        raise InvalidRequestError(f"file name {filename!r} is not allowed: a name starting with '.' is a hidden file, never indexed", code="invalid_filename")
     if not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise InvalidRequestError(
             f"file name {filename!r} is not allowed: use letters, digits, '.', '-', '_' and spaces, with no folders",

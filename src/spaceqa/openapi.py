@@ -23,7 +23,7 @@ ERROR_CODES = [
     "not_found", "method_not_allowed", "request_entity_too_large", "internal_error",
     # document management (admin token)
     "admin_disabled", "unauthorized", "missing_file", "invalid_filename", "unsupported_type", "empty_document",
-    "unreadable_document", "document_exists", "last_document",
+    "unreadable_document", "document_exists", "last_document", "empty_corpus",
 ]
 
 
@@ -158,7 +158,7 @@ def spec(*, max_question_chars: int, max_history: int, max_body_bytes: int, max_
                     "parameters": [
                         {"name": "full", "in": "query", "required": False, "schema": {"type": "boolean", "default": False}, "description": "Re-embed every document instead of only the new and changed ones."}
                     ],
-                    "responses": {"200": _json(_ref("BuildReport"), "The build report; the server now serves the new index."), **_ADMIN_ERRORS},
+                    "responses": {"200": _json(_ref("BuildReport"), "The build report; the server now serves the new index."), "409": _error("Conflict"), **_ADMIN_ERRORS},
                 }
             },
             "/healthz": {

@@ -132,6 +132,40 @@ def test_a_multipart_upload_without_a_file_field(client):
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "missing_file"
 
 
+def test_a_body_without_a_file_name_is_a_missing_file(client, tiny_corpus):
+    before = corpus_files(tiny_corpus)
+    response = client.post("/documents", data=COMET.encode(), headers=AUTH, content_type="text/plain")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "missing_file"
+    assert "?filename=" in response.get_json()["error"]["message"] and corpus_files(tiny_corpus) == before
+
+
+def test_a_hidden_name_is_refused_with_the_reason(client):
+    response = client.post("/documents", data=COMET.encode(), headers=AUTH, query_string={"filename": ".env.md"}, content_type="text/plain")
+    assert response.status_code == 400 and "starting with '.'" in response.get_json()["error"]["message"]
+
+
+def test_reindex_of_a_corpus_with_nothing_readable_is_409_and_keeps_the_index(client, tiny_corpus):
+    version = client.get("/healthz").get_json()["index_version"]
+    for path in [p for p in tiny_corpus.rglob("*.txt")]:
+        path.write_bytes(b"\xff not text")
+    response = client.post("/admin/reindex", headers=AUTH)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "empty_corpus"
+    assert client.get("/healthz").get_json()["index_version"] == version
+
+
+def test_a_published_change_stands_when_the_switch_fails(client, tiny_corpus, monkeypatch, admin_app):
+    engine = admin_app.extensions["spaceqa"]
+
+    def failing_refresh(index_dir):
+        engine.refused = ("next", "out of memory")
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(engine, "refresh", failing_refresh)
+    response = upload(client, "comet.txt", COMET)
+    assert response.status_code == 201 and (tiny_corpus / "comet.txt").exists()  # not undone: the index on disk holds it
+    assert client.get("/healthz").get_json()["index_problem"] == {"version": "next", "reason": "out of memory"}
+
+
 def test_a_failed_rebuild_undoes_the_upload(client, tiny_corpus, monkeypatch, admin_app):
     from spaceqa import admin
 
