@@ -53,9 +53,20 @@ class Settings:
     cors_origins: str = _setting("", "SPACEQA_CORS_ORIGINS", "Comma-separated origins (`https://app.example.org`) whose pages may call the public API from a browser; empty allows none.")
 
     def __post_init__(self) -> None:
-        self.allowed_origins  # a bad origin is refused when the settings are loaded, not at the first request
+        # Every value is checked when the settings are loaded (a usage error, exit code 2), not
+        # where it is first used, which may be after the model has loaded or at the first request.
+        self.allowed_origins
         if self.embedding_runtime not in EMBEDDING_RUNTIMES:
             raise ValueError(f"SPACEQA_EMBEDDING_RUNTIME is {self.embedding_runtime!r}; choose one of {', '.join(EMBEDDING_RUNTIMES)}")
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                env = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise ValueError(f"{env} is {value}; it must be " + (f"between {low} and {high}" if high != float("inf") else f"at least {low}"))
+        try:
+            self.chunk_params
+        except ValueError as error:
+            raise ValueError(f"SPACEQA_CHUNK_TARGET_WORDS, _MAX_WORDS and _OVERLAP_WORDS do not fit together: {error}") from None
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -95,6 +106,20 @@ class Settings:
         return [(f.name, f.metadata["env"], f.default, f.metadata["help"]) for f in dataclasses.fields(cls)]
 
 
+# (field, lowest, highest) of the numeric settings.
+_RANGES = [
+    ("port", 0, 65535),
+    ("batch_size", 1, float("inf")),
+    ("threads", 1, float("inf")),
+    ("min_score", 0.0, 1.0),  # a calibrated probability: above 1 no question would ever be answered
+    ("max_question_chars", 1, float("inf")),
+    ("max_history", 0, float("inf")),
+    ("max_upload_bytes", 1, float("inf")),
+    ("reload_interval", 0.0, float("inf")),
+]
+_KIND_NAMES = {int: "an integer", float: "a number", str: "text"}
+
+
 def _parse(f: dataclasses.Field, value: Any) -> Any:
     kind = type(f.default)
     if isinstance(value, kind):
@@ -102,4 +127,4 @@ def _parse(f: dataclasses.Field, value: Any) -> Any:
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{f.metadata['env']} must be a {kind.__name__}, got {value!r}") from None
+        raise ValueError(f"{f.metadata['env']} must be {_KIND_NAMES.get(kind, 'a ' + kind.__name__)}, got {value!r}") from None

@@ -38,6 +38,13 @@ def test_an_empty_question_is_a_usage_error(question, monkeypatch):
     assert result.exit_code == 2 and "the question is empty" in result.output
 
 
+def test_chunk_settings_that_do_not_fit_are_a_usage_error_before_anything_loads(tmp_path, tiny_corpus, monkeypatch):
+    monkeypatch.setattr(pipeline, "load_embedder", lambda *a, **k: pytest.fail("nothing may load for bad settings"))
+    monkeypatch.setenv("SPACEQA_CHUNK_TARGET_WORDS", "300")
+    result = run("index", "--corpus", str(tiny_corpus), "--index", str(tmp_path / "index"))
+    assert result.exit_code == 2 and "do not fit together" in result.output and "Traceback" not in result.output
+
+
 def test_a_missing_corpus_is_an_error_and_the_index_is_left_alone(tmp_path, tiny_corpus, fake_models):
     index = tmp_path / "index"
     assert run("index", "--corpus", str(tiny_corpus), "--index", str(index)).exit_code == 0

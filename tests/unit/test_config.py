@@ -30,6 +30,22 @@ def test_a_bad_value_names_the_variable():
         Settings.load(environ={"SPACEQA_PORT": "eighty"})
 
 
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({"SPACEQA_PORT": "eighty"}, "SPACEQA_PORT must be an integer, got 'eighty'"),
+        ({"SPACEQA_MIN_SCORE": "2"}, "SPACEQA_MIN_SCORE is 2.0; it must be between 0.0 and 1.0"),
+        ({"SPACEQA_MIN_SCORE": "nan"}, "SPACEQA_MIN_SCORE is nan"),
+        ({"SPACEQA_THREADS": "0"}, "SPACEQA_THREADS is 0; it must be at least 1"),
+        ({"SPACEQA_CHUNK_TARGET_WORDS": "300"}, "SPACEQA_CHUNK_TARGET_WORDS, _MAX_WORDS and _OVERLAP_WORDS do not fit together"),
+    ],
+)
+def test_a_value_out_of_range_is_refused_when_the_settings_load(environ, message):
+    with pytest.raises(ValueError) as refused:
+        Settings.load(environ=environ)
+    assert str(refused.value).startswith(message)
+
+
 def test_unknown_settings_are_refused():
     with pytest.raises(ValueError, match="colour"):
         Settings.load({"colour": "blue"}, environ={})
