@@ -61,7 +61,9 @@ def raise_file_limit(wanted: int) -> tuple[int, int]:
     except ImportError:  # Windows: no per-process descriptor limit to raise
         return wanted, wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
+    if soft == resource.RLIM_INFINITY:  # -1, which the arithmetic of connections_allowed must not see
+        return wanted, wanted
+    if soft >= wanted:
         return soft, soft
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     try:

@@ -116,3 +116,12 @@ def test_serve_raises_a_low_open_file_limit_or_lowers_its_connection_limit_to_fi
     assert child.stdout.split() == ["512", str(files_needed()), str(files_needed())]
     assert connections_allowed(files_needed()) == CONNECTION_LIMIT
     assert 1 <= connections_allowed(1024) < CONNECTION_LIMIT  # a hard limit of 1024: fewer connections, no failing accept()
+
+
+def test_an_unlimited_open_file_limit_keeps_the_full_connection_limit(monkeypatch):
+    import resource
+
+    from spaceqa.serving import connections_allowed, files_needed, raise_file_limit
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert connections_allowed(raise_file_limit(files_needed())[1]) == CONNECTION_LIMIT  # not 1, as -1 files gave
