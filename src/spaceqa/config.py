@@ -1,6 +1,7 @@
 """Settings: one dataclass, filled from defaults, then ``SPACEQA_*`` variables, then explicit values.
 
-Only the entry points (the CLI and ``create_app``) call ``Settings.load``; the stages take
+Only the entry points (the CLI, ``create_app``, and training, which retrieves its hard
+negatives with the embedder the service asks with) call ``Settings.load``; the stages take
 plain arguments.  Every field names its environment variable and says what it is for;
 a test checks that README.md documents each one.
 """

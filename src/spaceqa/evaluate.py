@@ -73,7 +73,6 @@ class Outcome:
     kind: str
     understood_as: str | None
     gold: list[str]
-    gold_docs: list[str]
     answer: str | None
     candidate: str | None  # the top answer's text, also when ``answer`` is null (abstained)
     sentence: str | None
@@ -222,7 +221,6 @@ def _score(item_id: str, turn: Turn, history: list[PastTurn], result: AskResult)
         kind=turn.kind,
         understood_as=result.understood_as,
         gold=turn.answers,
-        gold_docs=turn.docs,
         answer=result.answer,
         candidate=top.text if top else None,
         sentence=top.sentence if top else None,

@@ -125,10 +125,6 @@ class Engine:
             understood_as=understood.understood_as,
         )
 
-    def readings(self, question: str, history: Sequence[PastTurn | str] = ()) -> list[Reading]:
-        """Every window read, with its span, features and score, best first (for calibration and debugging)."""
-        return self._read(question, history)[1]
-
     def window_texts(self, question: str) -> list[str]:
         """The windows the reader reads for a standalone ``question`` (benchmarks time the reader on them)."""
         _, retriever, answerer = self._state

@@ -37,7 +37,7 @@ class Candidate:
 
     sentence_id: int
     chunk_id: int  # the best-ranked passage holding the sentence
-    fused: float  # RRF score over the four lists
+    fused: float  # RRF score over three lists: its passage's rank, its own vector rank and its own BM25 rank
     sentence_cosine: float  # cosine of the query with the sentence
     passage_score: float  # the passage's fused retrieval score, relative to the best passage (0 if not retrieved)
 
