@@ -69,6 +69,10 @@ class BuildReport:
         return dict(self.__dict__, skipped=[list(s) for s in self.skipped], failed=[list(f) for f in self.failed])
 
 
+# Said of a file that failed before and is unchanged: so a report does not read as if it was tried again.
+NOT_READ_AGAIN = " (unchanged since it failed: not read again)"
+
+
 def build_index(
     corpus_dir: Path, index_dir: Path, embedder: Embedder, params: ChunkParams, *, full: bool = False, progress: bool = False
 ) -> BuildReport:
@@ -115,6 +119,7 @@ def build_index(
 
 
 def _report(version, content, *, fresh, unchanged, removed, scan, failed, started, published) -> BuildReport:
+    read_now = {doc_id for doc_id, _ in scan.failed}
     return BuildReport(
         version=version,
         documents=len(content.documents),
@@ -126,7 +131,7 @@ def _report(version, content, *, fresh, unchanged, removed, scan, failed, starte
         sentences=len(content.sentences),
         seconds=time.perf_counter() - started,
         skipped=scan.skipped,
-        failed=[(doc_id, failure["reason"]) for doc_id, failure in failed.items()],
+        failed=[(doc_id, failure["reason"] + ("" if doc_id in read_now else NOT_READ_AGAIN)) for doc_id, failure in failed.items()],
         published=published,
     )
 

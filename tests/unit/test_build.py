@@ -11,7 +11,7 @@ import pytest
 from fakes import HashEmbedder
 from pdfs import bomb_pdf, lone_surrogate_pdf, make_pdf, unknown_filter_pdf
 from spaceqa import ingest
-from spaceqa.build import build_index, index_problem
+from spaceqa.build import NOT_READ_AGAIN, build_index, index_problem
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import current_version, load_index
 
@@ -185,7 +185,8 @@ def test_a_failed_file_is_not_read_again_until_it_changes(tmp_path, tiny_corpus,
     real_read = ingest.read_document
     monkeypatch.setattr(ingest, "read_document", lambda path, corpus: read.append(path.name) or real_read(path, corpus))
     again = build_index(tiny_corpus, index_dir, embedder, params)
-    assert read == [] and again.published is False and again.failed == first.failed  # still reported, not read
+    assert read == [] and again.published is False  # still reported, not read, and said so
+    assert again.failed == [(doc_id, reason + NOT_READ_AGAIN) for doc_id, reason in first.failed]
 
     (tiny_corpus / "broken.txt").write_text("Mended\n\nThe file was mended and reads as text now.")
     assert "1 changed" in index_problem(tiny_corpus, index_dir, embedder, params)
