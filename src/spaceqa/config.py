@@ -38,7 +38,9 @@ class Settings:
         "onnx-int8",
         "SPACEQA_EMBEDDING_RUNTIME",
         "What computes the embeddings: `torch` (PyTorch float32), `onnx` (ONNX Runtime float32) or `onnx-int8` (ONNX Runtime, 8-bit weights, "
-        "exported once into the user's cache; see bench/RESULTS.md). An index is served only by the runtime that built it.",
+        "exported once into the user's cache; see bench/RESULTS.md). An index is served only by the runtime that built it: "
+        "`ask` or `serve` with another rebuilds the index for it, and a server still running with the first goes on with "
+        "its version and names the new one in `/healthz` (`index_problem`).",
     )
     batch_size: int = _setting(8, "SPACEQA_BATCH_SIZE", "Texts per batch when embedding (8: fastest on a small CPU, see bench/RESULTS.md).")
     threads: int = _setting(8, "SPACEQA_THREADS", "Worker threads of the HTTP server.")
