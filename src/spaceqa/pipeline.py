@@ -33,6 +33,7 @@ log = logging.getLogger("spaceqa")
 # A client that sends questions without their answers gets the last one asked again, with at
 # most the HISTORY_USED - 1 turns before it as its own history (and so on back, cached).
 HISTORY_USED = 3
+RETRY_REFUSED_SECONDS = 60.0  # when a version that failed to load is tried again (see Engine.refused)
 
 
 class Engine:
@@ -47,9 +48,11 @@ class Engine:
         self.min_score = min_score
         self._cache: LruCache[object] = LruCache(cache_size)  # query vectors and re-asked questions
         self._swap_lock = threading.Lock()
-        # The newest version that could not be served, and why: not loaded again until the
-        # index changes once more (at a million passages a load costs seconds and gigabytes).
+        # The newest version that could not be served, and why.  Tried again only after
+        # RETRY_REFUSED_SECONDS (a load can fail for a passing reason, such as memory, but at a
+        # million passages it costs seconds and gigabytes), or as soon as another is published.
         self.refused: tuple[str, str] | None = None
+        self._refused_at = 0.0
         self.use_index(index)
 
     def use_index(self, index: LoadedIndex) -> None:
@@ -69,12 +72,12 @@ class Engine:
             if version is None or version == self.index.version:
                 self.refused = None
                 return False
-            if self.refused and self.refused[0] == version:
+            if self.refused and self.refused[0] == version and time.monotonic() - self._refused_at < RETRY_REFUSED_SECONDS:
                 return False
             try:
                 self.use_index(load_index(index_dir))
             except Exception as error:
-                self.refused = (version, str(error))
+                self.refused, self._refused_at = (version, str(error)), time.monotonic()
                 raise
             self.refused = None
             log.info("now serving index version %s", version)
@@ -87,15 +90,17 @@ class Engine:
         A version that cannot be served is reported once (and in ``/healthz``), not at every check.
         """
         engine_ref = weakref.ref(self)
+        reported: list[tuple[str, str] | None] = [None]  # the last problem logged: each one is logged once
 
         def run() -> None:
             while (engine := engine_ref()) is not None:
                 try:
                     engine.refresh(index_dir)
-                except (SpaceQAError, OSError, ValueError) as error:
-                    log.error("could not switch to the new index in %s: %s; still serving %s", index_dir, error, engine.index.version)
-                except Exception:  # anything else (a corrupt file's own error): the watcher must outlive it
-                    log.exception("could not switch to the new index in %s; still serving %s", index_dir, engine.index.version)
+                except Exception as error:  # whatever a load raises, the watcher must outlive it
+                    if engine.refused != reported[0]:
+                        reported[0] = engine.refused
+                        expected = isinstance(error, (SpaceQAError, OSError, ValueError))
+                        log.error("could not switch to the new index in %s: %s; still serving %s", index_dir, error, engine.index.version, exc_info=not expected)
                 del engine
                 time.sleep(interval)
 

@@ -71,6 +71,11 @@ def test_an_index_from_another_model_is_not_served_and_is_reported_once(tmp_path
     monkeypatch.setattr(pipeline, "load_index", lambda folder: loads.append(folder) or load_index(folder))
     assert engine.refresh(tmp_path / "index") is False  # the refused version is not loaded at every check
     assert loads == []
+    later = time.monotonic() + pipeline.RETRY_REFUSED_SECONDS + 1
+    monkeypatch.setattr(pipeline.time, "monotonic", lambda: later)
+    with pytest.raises(IndexMismatchError):  # ...but tried again a while later (a load may fail for a passing reason)
+        engine.refresh(tmp_path / "index")
+    assert len(loads) == 1
 
     served = build_index(tiny_corpus, tmp_path / "index", HashEmbedder(), ChunkParams(), full=True).version
     assert engine.refresh(tmp_path / "index") is True and engine.index.version == served
@@ -126,3 +131,17 @@ def test_rebuilds_while_requests_are_in_flight_fail_none_and_mix_none(tmp_path, 
     assert failures == []
     assert answered > 20
     assert load_index(tmp_path / "index").version == versions[-1]
+
+
+def test_the_watcher_reports_a_version_it_cannot_serve_once(tmp_path, tiny_corpus, caplog):
+    app = make_app(tmp_path, tiny_corpus, reload_interval=0.02)
+
+    class OtherModel(HashEmbedder):
+        name = "another-model"
+
+    with caplog.at_level("ERROR", logger="spaceqa"):
+        refused = build_index(tiny_corpus, tmp_path / "index", OtherModel(), ChunkParams()).version
+        assert wait_for(lambda: app.test_client().get("/healthz").get_json()["index_problem"] is not None)
+        time.sleep(0.3)  # some fifteen more checks
+    assert app.test_client().get("/healthz").get_json()["index_problem"]["version"] == refused
+    assert len([r for r in caplog.records if "could not switch" in r.getMessage()]) == 1
