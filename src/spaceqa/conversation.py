@@ -148,7 +148,7 @@ def interpretations(question: str, previous: PastTurn | None) -> list[Interpreta
     return distinct[:READINGS_TRIED]
 
 
-def choose(scores: Sequence[float], readings: Sequence[Interpretation], related: Sequence[bool]) -> int:
+def choose(scores: Sequence[float], readings: Sequence[Interpretation], related: Sequence[bool], *, min_score: float = 0.0) -> int:
     """The reading to answer with, given the top answer's score under each.
 
     ``related[i]`` says whether the passage that reading ``i`` answers from shares a word with
@@ -158,15 +158,21 @@ def choose(scores: Sequence[float], readings: Sequence[Interpretation], related:
     reading when it is answered well on its own, or when no related reading does better; if
     its own passage has nothing to do with the earlier turn, a related reading within
     ``UNRELATED_MARGIN`` of it is preferred ("Who was its commander?" answered with some
-    other ship's).
+    other ship's).  The question read as it stands in the earlier one's context is kept only
+    when one of the two is answered (``min_score``): else the context bought nothing, and the
+    user would be told the question was read "following" an earlier one for no answer at all.
     """
     eligible = [i for i in range(1, len(readings)) if related[i]]
     best = max(eligible, key=lambda i: scores[i], default=0)
     if best == 0 or scores[0] >= STANDALONE_CONFIDENT:
         return 0
     if related[0]:
-        return best if scores[best] > scores[0] else 0
-    return best if scores[best] >= scores[0] - UNRELATED_MARGIN else 0
+        chosen = best if scores[best] > scores[0] else 0
+    else:
+        chosen = best if scores[best] >= scores[0] - UNRELATED_MARGIN else 0
+    if readings[chosen].how == "in context" and max(scores[0], scores[chosen]) < min_score:
+        return 0
+    return chosen
 
 
 def names(question: str) -> list[str]:

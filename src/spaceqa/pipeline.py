@@ -146,7 +146,7 @@ class Engine:
             return options[0], readings[0], answerer
         earlier = set(terms(options[-1].context))  # every reading but the one as asked has the earlier turn as context
         related = [bool(found) and bool(earlier & set(terms(answerer.window_text(found[0])))) for found in readings]
-        chosen = choose([found[0].score if found else 0.0 for found in readings], options, related)
+        chosen = choose([found[0].score if found else 0.0 for found in readings], options, related, min_score=self.min_score)
         return options[chosen], readings[chosen], answerer
 
     def _read_as(self, state: tuple[LoadedIndex, Retriever, Answerer], option: Interpretation) -> list[Reading]:

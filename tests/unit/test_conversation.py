@@ -153,3 +153,14 @@ def test_a_related_reading_is_preferred_to_an_as_asked_one_that_left_the_convers
     assert choose([0.62, 0.6], [AS_ASKED, RESOLVED], [True, True]) == 0
     assert choose([0.7, 0.5], [AS_ASKED, RESOLVED], [False, True]) == 0  # not within the margin
     assert choose([0.85, 0.84], [AS_ASKED, RESOLVED], [False, True]) == 0  # answered well as asked
+
+
+IN_CONTEXT = Interpretation("What is the capital?", "Which engineer designed the Brooklyn Bridge? John Roebling", "in context", "Which engineer designed the Brooklyn Bridge?")
+
+
+def test_a_question_read_in_context_for_no_answer_stays_as_asked():
+    # Neither reading answered: "(following: …)" would tell the user of a context that bought nothing.
+    assert choose([0.2, 0.19], [AS_ASKED, IN_CONTEXT], [False, True], min_score=0.5) == 0
+    assert choose([0.2, 0.3], [AS_ASKED, IN_CONTEXT], [True, True], min_score=0.5) == 0
+    assert choose([0.2, 0.6], [AS_ASKED, IN_CONTEXT], [True, True], min_score=0.5) == 1  # answered in context
+    assert choose([0.2, 0.3], [AS_ASKED, RESOLVED], [True, True], min_score=0.5) == 1  # a rewritten question still shows how it was read
