@@ -1,7 +1,13 @@
 // Talks to the SpaceQA JSON API. Every failure becomes an ApiError whose message can be
 // shown to a person as is: the server's own message for a 4xx, a plain sentence otherwise.
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  /** `retryable`: whether sending the same request again may succeed (not for a 4xx refusal). */
+  constructor(message, { retryable = true } = {}) {
+    super(message);
+    this.retryable = retryable;
+  }
+}
 
 /** POST /ask with the earlier questions of this chat, oldest first. */
 export function ask(question, history, signal) {
@@ -66,7 +72,10 @@ async function request(url, options = {}) {
   }
   if (!response.ok) {
     const message = body?.error?.message;
-    throw new ApiError(typeof message === "string" && message ? message : `The server answered ${response.status}.`);
+    // A 4xx says what is wrong with the request itself (a question over the length limit):
+    // the same request would be refused again. 408 and 429 say "later", as a 5xx may.
+    const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
+    throw new ApiError(typeof message === "string" && message ? message : `The server answered ${response.status}.`, { retryable });
   }
   if (body === null) throw new ApiError("The server's reply was not JSON.");
   return body;

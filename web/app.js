@@ -13,11 +13,13 @@ const scroller = document.getElementById("main");
 const transcript = document.getElementById("transcript");
 const emptyState = document.getElementById("empty");
 const newChatButton = document.getElementById("new-chat");
+const lengthHint = document.querySelector("[data-length-hint]");
 
 const actions = { openDocument: createPanel(document.getElementById("document-panel")), retry };
 const views = new Map(); // turn → its <article> in the transcript
 let turns = loadTurns();
 let inFlight = null; // AbortController of the request being waited on; one at a time
+const LENGTH_SHOWN_FROM = 0.8; // of the question's length limit: when the count appears under the box
 
 function viewOf(turn) {
   if (!views.has(turn)) views.set(turn, renderTurn(turn, actions));
@@ -56,6 +58,7 @@ function retry(turn) {
   if (inFlight !== null) return;
   input.focus(); // the retry button is about to be replaced; keep focus somewhere useful
   delete turn.error;
+  delete turn.retryable;
   turn.pending = true;
   showReply(turn);
   fetchReply(turn);
@@ -71,6 +74,7 @@ async function fetchReply(turn) {
   } catch (error) {
     if (controller.signal.aborted) return; // "New chat" dropped this turn; nothing to show
     turn.error = error instanceof ApiError ? error.message : `Something went wrong in the page: ${error.message}`;
+    if (error instanceof ApiError && !error.retryable) turn.retryable = false;
   }
   inFlight = null;
   delete turn.pending;
@@ -101,6 +105,10 @@ function newChat() {
 function fitInput() {
   input.style.height = "auto";
   input.style.height = `${input.scrollHeight}px`;
+  // The box stops taking characters at the server's limit; say so before it happens, not silently.
+  const used = input.value.length;
+  lengthHint.hidden = used < input.maxLength * LENGTH_SHOWN_FROM;
+  lengthHint.textContent = ` ${used} of ${input.maxLength} characters.`;
 }
 
 form.addEventListener("submit", (event) => {

@@ -68,19 +68,19 @@ function renderPending() {
 }
 
 function renderError(turn, actions) {
+  const status = el(
+    "p",
+    { class: "status-line" },
+    icon(ICONS.alert),
+    el("span", {}, el("strong", {}, "Could not get an answer. "), turn.error),
+  );
+  // A refusal of the question itself (too long, say) would only be refused again: no retry.
+  if (turn.retryable === false) {
+    return el("div", { class: "message bot error", role: "alert" }, status, el("p", { class: "hint-line" }, "Change the question and send it again."));
+  }
   const retry = el("button", { type: "button", class: "button-quiet retry" }, icon(ICONS.retry), "Try again");
   retry.addEventListener("click", () => actions.retry(turn));
-  return el(
-    "div",
-    { class: "message bot error", role: "alert" },
-    el(
-      "p",
-      { class: "status-line" },
-      icon(ICONS.alert),
-      el("span", {}, el("strong", {}, "Could not get an answer. "), turn.error),
-    ),
-    retry,
-  );
+  return el("div", { class: "message bot error", role: "alert" }, status, retry);
 }
 
 function renderAnswer(result, actions) {

@@ -12,6 +12,7 @@ FIRST_SENTENCE = (
 )
 FOLLOW_UP = "How many days did he spend there?"  # "115", from the same sentence
 UNANSWERABLE = "What is the boiling point of mercury?"
+EXAMPLE = "On what date did Soyuz-19 lift off?"  # one of the page's own example questions
 
 def ask(page: Page, question: str) -> None:
     """Type ``question`` in the question box and press Enter."""

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from .chat_page import FIRST, FIRST_SENTENCE, FOLLOW_UP, UNANSWERABLE, ask, asked, reply
+from .chat_page import EXAMPLE, FIRST, FIRST_SENTENCE, FOLLOW_UP, UNANSWERABLE, ask, asked, reply
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +116,7 @@ def test_a_conversation_shows_how_each_follow_up_was_understood(page: Page):
 
 
 def test_an_example_question_is_asked_with_one_click(page: Page):
-    page.get_by_role("button", name="On what date did Soyuz-19 lift off?").click()
+    page.get_by_role("button", name=EXAMPLE).click()
     expect(reply(page).locator(".answer-text")).to_have_text("July 15, 1975")
     expect(page.get_by_label("Your question")).to_be_focused()
 
@@ -208,14 +208,14 @@ def test_new_chat_clears_the_conversation_and_a_reload_restores_it(page: Page):
 
     page.get_by_role("button", name="New chat").click()
     expect(page.locator(".turn")).to_have_count(0)
-    expect(page.get_by_role("button", name=FIRST)).to_be_visible()  # the examples are back
+    expect(page.get_by_role("button", name=EXAMPLE)).to_be_visible()  # the examples are back
     expect(page.get_by_label("Your question")).to_be_focused()
     page.reload()
     expect(page.get_by_role("heading", name="Ask about U.S.–Soviet")).to_be_visible()
     expect(page.locator(".turn")).to_have_count(0)
 
 
-def test_a_4xx_error_is_shown_inline_with_the_server_message(page: Page, problems):
+def test_a_4xx_error_is_shown_inline_with_the_server_message_and_no_retry(page: Page, problems):
     problems.expect("status of 400")
     error = {"error": {"code": "question_too_long", "message": '"question" is 900 characters; the limit is 500'}}
     page.route("**/ask", lambda route: route.fulfill(status=400, content_type="application/json", body=json.dumps(error)))
@@ -224,11 +224,31 @@ def test_a_4xx_error_is_shown_inline_with_the_server_message(page: Page, problem
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Could not get an answer.")
     expect(alert).to_contain_text('"question" is 900 characters; the limit is 500')
+    expect(alert).to_contain_text("Change the question and send it again.")
+    expect(alert.get_by_role("button", name="Try again")).to_have_count(0)  # the same question would be refused again
 
+
+def test_a_5xx_error_offers_to_try_again(page: Page, problems):
+    problems.expect("status of 503")
+    error = {"error": {"code": "internal_error", "message": "The server is busy."}}
+    page.route("**/ask", lambda route: route.fulfill(status=503, content_type="application/json", body=json.dumps(error)))
+    ask(page, FIRST)
+
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The server is busy.")
     page.unroute("**/ask")
     alert.get_by_role("button", name="Try again").click()
     expect(reply(page).locator(".answer-text")).to_have_text("Norman Thagard")
     expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_the_length_of_a_long_question_is_shown_before_the_limit(page: Page):
+    box = page.get_by_label("Your question")
+    count = page.locator("[data-length-hint]")
+    box.fill("a" * 100)
+    expect(count).to_be_hidden()
+    box.fill("a" * 450)
+    expect(count).to_have_text("450 of 500 characters.")
 
 
 def test_a_network_failure_is_shown_inline(page: Page, problems):
@@ -305,7 +325,7 @@ def test_a_link_asks_its_question_once_and_each_question_offers_its_link(page: P
 
 def test_the_empty_page_lists_the_documents_each_opening_as_a_page(page: Page, live_server: str):
     documents = page.request.get(f"{live_server}/documents").json()["documents"]
-    page.get_by_text("The documents answers come from").click()
+    page.get_by_text("The documents the answers come from").click()
     links = page.locator(".library-list a")
     expect(links).to_have_text([doc["title"] for doc in documents])  # every one, in the API's order, as text
     for number, doc in enumerate(documents):

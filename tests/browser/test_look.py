@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .chat_page import FIRST, FOLLOW_UP, UNANSWERABLE, ask, reply
+from .chat_page import EXAMPLE, FIRST, FOLLOW_UP, UNANSWERABLE, ask, reply
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +79,7 @@ def open_first_citation(page: Page) -> None:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_desktop_screenshots_and_contrast(open_page, scheme: str):
     page = open_page(color_scheme=scheme, **STILL)
-    expect(page.get_by_role("button", name=FIRST)).to_be_visible()
+    expect(page.get_by_role("button", name=EXAMPLE)).to_be_visible()
     shoot(page, f"desktop-{scheme}-empty")
     assert page.evaluate(CONTRAST_FAILURES) == []
 
@@ -111,7 +111,7 @@ def test_an_error_reads_clearly(open_page, problems):
 
 def test_the_chat_fits_a_phone(open_page):
     page = open_page(**PHONE)
-    expect(page.get_by_role("button", name=FIRST)).to_be_visible()
+    expect(page.get_by_role("button", name=EXAMPLE)).to_be_visible()
     shoot(page, "phone-empty")
 
     converse(page)
