@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .config import Settings
-from .errors import SpaceQAError
+from .errors import QuestionSetError, SpaceQAError
 
 FILES_FAILED = 3  # `spaceqa index`: the index was published, but some files could not be read
 
@@ -252,6 +252,10 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
     from .evaluate import evaluate, is_squad, load_items, sample, write_squad_corpus
     from .pipeline import open_engine
 
+    try:
+        items = sample(load_items(file), limit)  # read first: a malformed file is told before anything loads
+    except QuestionSetError as error:
+        raise click.BadParameter(str(error), param_hint="FILE") from None
     with tempfile.TemporaryDirectory(prefix="spaceqa-eval-") as scratch:
         settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         if is_squad(file):
@@ -259,7 +263,7 @@ def eval_command(file: Path, corpus_dir: Path | None, index_dir: Path | None, k:
             settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
         if index_dir is None and settings.corpus_dir.resolve() != Settings.load().corpus_dir.resolve():
             settings = _settings(corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "index")
-        report = evaluate(open_engine(_existing_corpus(settings)), sample(load_items(file), limit), k=k)
+        report = evaluate(open_engine(_existing_corpus(settings)), items, k=k)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
         return

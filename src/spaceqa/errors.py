@@ -23,6 +23,12 @@ class EmptyCorpusError(SpaceQAError):
     code = "empty_corpus"
 
 
+class QuestionSetError(SpaceQAError):
+    """A question set for ``spaceqa eval`` that cannot be read; the message names the line."""
+
+    code = "invalid_question_set"
+
+
 class InvalidRequestError(SpaceQAError):
     """A request the API refuses; ``status`` is the HTTP status it maps to."""
 

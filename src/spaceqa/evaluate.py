@@ -40,6 +40,7 @@ from typing import Iterable, Protocol, Sequence
 import numpy as np
 
 from .conversation import PastTurn
+from .errors import QuestionSetError
 from .records import AskResult
 
 
@@ -152,19 +153,51 @@ def write_squad_corpus(path: Path, folder: Path) -> Path:
 
 
 def load_items(path: Path) -> list[Item]:
-    """Read a question set, JSONL or SQuAD JSON (see the module docstring)."""
-    if is_squad(path):
-        return _squad_items(path)
-    items = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            rows = row["turns"] if "turns" in row else [row]
-            turns = [Turn(t["question"], list(t.get("answers", [])), list(t.get("docs", [])), str(t.get("kind", ""))) for t in rows]
-            items.append(Item(str(row.get("id", number)), turns))
+    """Read a question set, JSONL or SQuAD JSON (see the module docstring).
+
+    ``QuestionSetError`` names the first line (or, for SQuAD, the field) that does not fit the
+    format, before anything is asked: an evaluation is not left to fail halfway through.
+    """
+    try:
+        if is_squad(path):
+            try:
+                return _squad_items(path)
+            except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as error:
+                raise QuestionSetError(f"{path}: not a SQuAD file as expected ({type(error).__name__}: {error})") from None
+        items = []
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        items.append(_item(json.loads(line), number))
+                    except json.JSONDecodeError as error:
+                        raise QuestionSetError(f"{path}, line {number}: not JSON ({error.msg}, column {error.colno})") from None
+                    except QuestionSetError as error:
+                        raise QuestionSetError(f"{path}, line {number}: {error}") from None
+    except UnicodeDecodeError:
+        raise QuestionSetError(f"{path}: not UTF-8 text") from None
+    if not items:
+        raise QuestionSetError(f"{path}: no questions in it")
     return items
+
+
+def _item(row, number: int) -> Item:
+    if not isinstance(row, dict):
+        raise QuestionSetError("a JSON object is expected on every line")
+    rows = row["turns"] if "turns" in row else [row]
+    if not isinstance(rows, list) or not rows:
+        raise QuestionSetError('"turns" must be a list of questions')
+    return Item(str(row.get("id", number)), [_turn(turn) for turn in rows])
+
+
+def _turn(turn) -> Turn:
+    if not isinstance(turn, dict) or not isinstance(turn.get("question"), str) or not turn["question"].strip():
+        raise QuestionSetError('each question needs a "question" string')
+    for field_name in ("answers", "docs"):
+        values = turn.get(field_name, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise QuestionSetError(f'"{field_name}" must be a list of strings (an empty list when the documents do not answer)')
+    return Turn(turn["question"], list(turn.get("answers", [])), list(turn.get("docs", [])), str(turn.get("kind", "")))
 
 
 def _squad_paragraphs(path: Path):

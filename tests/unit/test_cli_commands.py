@@ -45,6 +45,14 @@ def test_chunk_settings_that_do_not_fit_are_a_usage_error_before_anything_loads(
     assert result.exit_code == 2 and "do not fit together" in result.output and "Traceback" not in result.output
 
 
+def test_a_malformed_question_set_is_a_usage_error_before_anything_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "open_engine", lambda *a, **k: pytest.fail("nothing may load for a malformed file"))
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Who?", "answers": ["Gagarin"]}\n{"question": "When?", "answers": "1961"}\n')
+    result = run("eval", str(questions))
+    assert result.exit_code == 2 and "line 2" in result.output and '"answers" must be a list of strings' in result.output
+
+
 def test_a_missing_corpus_is_an_error_and_the_index_is_left_alone(tmp_path, tiny_corpus, fake_models):
     index = tmp_path / "index"
     assert run("index", "--corpus", str(tiny_corpus), "--index", str(index)).exit_code == 0

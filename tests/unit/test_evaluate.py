@@ -7,6 +7,7 @@ import json
 import pytest
 
 from spaceqa.conversation import PastTurn
+from spaceqa.errors import QuestionSetError
 from spaceqa.evaluate import answer_in_sentence, evaluate, exact_match, f1_score, load_items, normalise_answer, sample
 from spaceqa.records import Answer, AskResult
 
@@ -135,3 +136,28 @@ def test_a_sample_is_reproducible_in_file_order_and_all_when_no_limit():
     assert len(drawn) == 10 and drawn == sorted(drawn) and set(drawn) <= set(items)
     assert sample(items, 10) == drawn and sample(items, 10, seed=1) != drawn
     assert sample(items, 0) == items and sample(items, 500) == items
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"id": "a", "question": "Who?", "answers": ["x"]}', "not json"], "line 2: not JSON"),
+        (['{"id": "a", "answers": ["x"]}'], 'line 1: each question needs a "question" string'),
+        (['{"question": "Who?", "answers": "Norman Thagard"}'], 'line 1: "answers" must be a list of strings'),
+        (['{"turns": []}'], 'line 1: "turns" must be a list of questions'),
+        (["[1, 2]"], "line 1: a JSON object is expected"),
+        ([], "no questions in it"),
+    ],
+)
+def test_a_malformed_question_set_is_refused_with_its_line(tmp_path, lines, message):
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(QuestionSetError, match=message):
+        load_items(path)
+
+
+def test_a_malformed_squad_file_is_refused(tmp_path):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "No paragraphs"}]}))
+    with pytest.raises(QuestionSetError, match="not a SQuAD file as expected"):
+        load_items(path)
