@@ -317,9 +317,17 @@ def train_reader(data_files, out, work, init, max_questions, seed, batch_size, e
     Progress shows on the terminal with its ETA; stop at any time and run the same command
     again to resume from the last checkpoint in --work.
     """
+    from .evaluate import is_squad, load_items
     from .reader import SHIPPED_READER
     from .reader.training import TrainingSettings, prepare_rows, train
 
+    if dev_file is not None:  # scored after training: a file it cannot read must fail now, not hours on
+        try:
+            if not is_squad(dev_file):
+                raise QuestionSetError(f"{dev_file} is not SQuAD JSON")
+            load_items(dev_file)
+        except QuestionSetError as error:
+            raise click.BadParameter(str(error), param_hint="--dev") from None
     start = {"shipped": SHIPPED_READER, "base": None}.get(init, Path(init))
     if start is not None and not (start / "card.json").exists():
         raise click.BadParameter(f"{start} holds no reader (no card.json)", param_hint="--from")

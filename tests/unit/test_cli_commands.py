@@ -141,3 +141,21 @@ def test_train_reader_refuses_a_malformed_negatives_option(tmp_path, negatives):
     data.write_text('{"data": []}')
     result = run("train-reader", "--data", str(data), "--prepare-only", "--negatives", negatives)
     assert result.exit_code == 2 and "--negatives" in result.output
+
+
+def test_train_reader_refuses_a_dev_file_it_could_not_score_before_training(tmp_path, monkeypatch):
+    from spaceqa.reader import training
+
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("no training with an unreadable --dev"))
+    data, dev = tmp_path / "squad.json", tmp_path / "dev.json"
+    data.write_text('{"data": []}')
+    dev.write_text('{"data": [{"title": "No paragraphs"}]}')
+    result = run("train-reader", "--data", str(data), "--dev", str(dev), "--out", str(tmp_path / "out"), "--work", str(tmp_path / "work"))
+    assert result.exit_code == 2 and "--dev" in result.output and "not a SQuAD file" in result.output
+
+
+def test_train_reader_names_what_its_data_lacks(tmp_path):
+    data = tmp_path / "mine.json"
+    data.write_text('{"data": [{"title": "Tides", "paragraphs": [{"context": "High tide is at noon."}]}]}')  # no "qas"
+    result = run("train-reader", "--data", str(data), "--prepare-only", "--work", str(tmp_path / "work"))
+    assert result.exit_code == 1 and "is not SQuAD JSON as training reads it (KeyError: 'qas')" in result.output
