@@ -45,7 +45,7 @@ class Settings:
     batch_size: int = _setting(8, "SPACEQA_BATCH_SIZE", "Texts per batch when embedding (8: fastest on a small CPU, see bench/RESULTS.md).")
     threads: int = _setting(8, "SPACEQA_THREADS", "Worker threads of the HTTP server.")
     min_score: float = _setting(0.5, "SPACEQA_MIN_SCORE", "Calibrated score below which `answer` is null (the documents do not answer).")
-    max_question_chars: int = _setting(500, "SPACEQA_MAX_QUESTION_CHARS", "Longest question accepted, in characters.")
+    max_question_chars: int = _setting(500, "SPACEQA_MAX_QUESTION_CHARS", "Longest question accepted, in characters (the chat page's question box takes the same limit).")
     max_history: int = _setting(20, "SPACEQA_MAX_HISTORY", "Most earlier questions accepted in `history`.")
     admin_token: str = _setting("", "SPACEQA_ADMIN_TOKEN", "Bearer token for uploading and deleting documents and reindexing over HTTP; empty disables those endpoints.")
     max_upload_bytes: int = _setting(20 * 1024 * 1024, "SPACEQA_MAX_UPLOAD_BYTES", "Largest document accepted by `POST /documents`, in bytes.")

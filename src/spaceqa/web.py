@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, send_from_directory
+from flask import Blueprint, Response, current_app, send_from_directory
 
 bp = Blueprint("web", __name__)
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+# The question box's length limit as written in index.html; the page is served with the
+# server's own (SPACEQA_MAX_QUESTION_CHARS), so the box and the API refuse at the same length.
+_PAGE_LIMIT = 'maxlength="500"'
 
 
 @bp.get("/")
 def index():
-    return send_from_directory(current_app.config["SPACEQA_WEB_DIR"], "index.html")
+    page = (Path(current_app.config["SPACEQA_WEB_DIR"]) / "index.html").read_text(encoding="utf-8")
+    limit = current_app.config["SPACEQA_SETTINGS"].max_question_chars
+    return Response(page.replace(_PAGE_LIMIT, f'maxlength="{limit}"', 1), mimetype="text/html")
 
 
 @bp.get("/view/<path:doc_id>")

@@ -172,6 +172,16 @@ def test_an_earlier_question_is_asked_again_only_when_its_answer_is_not_given(ti
 def test_the_page_is_served(tiny_client):
     with tiny_client.get("/") as response:
         assert response.status_code == 200 and b"SpaceQA" in response.data
+        assert response.mimetype == "text/html" and b'maxlength="500"' in response.data
+
+
+def test_the_question_box_takes_the_servers_length_limit(tmp_path, tiny_corpus, fake_embedder):
+    from conftest import make_app
+    from fakes import fake_reader
+
+    client = make_app({"corpus_dir": tiny_corpus, "index_dir": tmp_path / "index", "max_question_chars": 800}, fake_embedder, fake_reader()).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert 'maxlength="800"' in page and 'maxlength="500"' not in page
 
 
 def test_the_document_list_names_every_indexed_document_without_its_text(tmp_path, tiny_corpus, fake_embedder):
