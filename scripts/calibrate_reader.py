@@ -210,12 +210,12 @@ def trade_offs(read: list[list[dict]], questions: list[Question], windows: int, 
     that declines that share: no threshold does better than the area allows, so these say
     how far a calibration alone can move right-abstain, and at what cost.
     """
+    from scipy.stats import rankdata  # installed with sentence-transformers (requirements.lock)
+
     tops = top_answers(read, windows, weights, bias)
     scores = np.array([score for score, _ in tops])
     answerable = np.array([bool(q.answers) for q in questions])
-    ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable") + 1.0
-    for value in np.unique(scores):  # tied scores share their mean rank
-        ranks[scores == value] = ranks[scores == value].mean()
+    ranks = rankdata(scores)  # from 1; tied scores share their mean rank
     positives, negatives = int(answerable.sum()), int((~answerable).sum())
     area = (ranks[answerable].sum() - positives * (positives + 1) / 2) / max(1, positives * negatives)
     rows = []
