@@ -215,13 +215,17 @@ def test_new_chat_clears_the_conversation_and_a_reload_restores_it(page: Page):
     expect(page.locator(".turn")).to_have_count(0)
 
 
-def test_a_4xx_error_is_shown_inline_with_the_server_message_and_no_retry(page: Page, problems):
-    problems.expect("status of 400")
-    error = {"error": {"code": "question_too_long", "message": '"question" is 900 characters; the limit is 500'}}
-    page.route("**/ask", lambda route: route.fulfill(status=400, content_type="application/json", body=json.dumps(error)))
+def ask_and_fail(page: Page, problems, status: int, code: str, message: str):
+    """Ask FIRST while /ask answers ``status`` with this error; the alert the page shows."""
+    problems.expect(f"status of {status}")
+    error = {"error": {"code": code, "message": message}}
+    page.route("**/ask", lambda route: route.fulfill(status=status, content_type="application/json", body=json.dumps(error)))
     ask(page, FIRST)
+    return page.get_by_role("alert")
 
-    alert = page.get_by_role("alert")
+
+def test_a_4xx_error_is_shown_inline_with_the_server_message_and_no_retry(page: Page, problems):
+    alert = ask_and_fail(page, problems, 400, "question_too_long", '"question" is 900 characters; the limit is 500')
     expect(alert).to_contain_text("Could not get an answer.")
     expect(alert).to_contain_text('"question" is 900 characters; the limit is 500')
     expect(alert).to_contain_text("Change the question and send it again.")
@@ -229,12 +233,7 @@ def test_a_4xx_error_is_shown_inline_with_the_server_message_and_no_retry(page: 
 
 
 def test_a_5xx_error_offers_to_try_again(page: Page, problems):
-    problems.expect("status of 503")
-    error = {"error": {"code": "internal_error", "message": "The server is busy."}}
-    page.route("**/ask", lambda route: route.fulfill(status=503, content_type="application/json", body=json.dumps(error)))
-    ask(page, FIRST)
-
-    alert = page.get_by_role("alert")
+    alert = ask_and_fail(page, problems, 503, "internal_error", "The server is busy.")
     expect(alert).to_contain_text("The server is busy.")
     page.unroute("**/ask")
     alert.get_by_role("button", name="Try again").click()
