@@ -165,7 +165,8 @@ class OnnxEmbedder:
     """The same model exported to ONNX and run by ONNX Runtime on the CPU: int8 with ``quantise``, else float32.
 
     The export is made on first use from the model folder's own weights and kept in the
-    user's cache (see ``exported_model``); tokenising and pooling are the PyTorch embedder's.
+    user's cache (see ``exported_model``); pooling is the PyTorch embedder's, and tokenising
+    gives the same tokens without importing transformers or PyTorch (``tokens.py``).
     """
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 8, *, quantise: bool = True, lazy: bool = False) -> None:
@@ -186,8 +187,8 @@ class OnnxEmbedder:
         self._build_workers = cores()
         self._build_session = None
         self._loading = threading.Lock()
-        # An ONNX Runtime session takes calls from any thread at once; the fast tokenizer does
-        # not ("Already borrowed"), so only tokenising is serialised.
+        # An ONNX Runtime session takes calls from any thread at once; the tokenizer does not
+        # (it sets its truncation for each call), so only tokenising is serialised.
         self._tokenizing = threading.Lock()
         if not lazy:
             self._loaded()
@@ -200,11 +201,9 @@ class OnnxEmbedder:
         """The ONNX Runtime session, exported and loaded on the first call."""
         with self._loading:
             if self._session is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers first imports huggingface_hub
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from transformers import AutoTokenizer
+                from .tokens import Tokenizer
 
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
+                self._tokenizer = Tokenizer(self._path)
                 self._limit = max_seq_length(self._path, self._tokenizer)
                 self._export = exported_model(self._path, quantise=self._quantise)
                 session = self._export.session()
@@ -216,10 +215,10 @@ class OnnxEmbedder:
     def _token_embeddings(self, texts: list[str], session=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(token embeddings, attention mask, character offsets) of ``texts``, as ``_torch_token_embeddings`` gives them."""
         with self._tokenizing:
-            features = self._tokenizer(texts, padding=True, truncation=True, max_length=self._limit, return_tensors="np", return_offsets_mapping=True)
-        feeds = {name: features[name].astype(np.int64) for name in self._inputs}
+            batch = self._tokenizer.texts(texts, self._limit)
+        feeds = {name: getattr(batch, name) for name in self._inputs}
         (tokens,) = (session or self._session).run(None, feeds)
-        return tokens, features["attention_mask"].astype(bool), features["offset_mapping"]
+        return tokens, batch.attention_mask.astype(bool), batch.offsets
 
     def _single_threaded_session(self):
         """The session that builds run side by side, one call per core (created on the first build)."""
@@ -305,8 +304,21 @@ def _weights_file(folder: Path) -> Path:
 
 
 def _export_token_embeddings(folder: Path, target: Path, quantisation: dict | None) -> None:
-    """Export the model in ``folder`` as a graph from the tokenizer's inputs to the token embeddings."""
+    """Export the model in ``folder`` as a graph from the tokenizer's inputs to the token embeddings.
+
+    In a process of its own: the export loads PyTorch, which the process that embeds with
+    the exported copy then never holds (``onnx_export.in_fresh_process``).
+    """
+    from .onnx_export import in_fresh_process
+
+    in_fresh_process(_export_graph, folder, target, quantisation)
+
+
+def _export_graph(folder: Path, target: Path, quantisation: dict | None) -> None:
     import inspect
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers first imports huggingface_hub
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
     import torch
     from transformers import AutoModel, AutoTokenizer

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import tempfile
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -152,6 +154,20 @@ def cached_export(places: list[Path], description: dict, export: Callable[[Path]
         except OSError as error:
             log.info("cannot write %s: %s", model, error)
     raise OSError(f"could not write the exported {what} in any of: {', '.join(str(p.parent) for p in places)}")
+
+
+def in_fresh_process(function: Callable[..., None], *args) -> None:
+    """``function(*args)`` in a new Python process, its exception raised here.
+
+    An export loads PyTorch and the whole network in float32: about 800 MiB that a server,
+    which runs only the exported copy, would otherwise keep for as long as it runs (its
+    memory is not given back to the system).  ``function`` must be importable by name.
+    """
+    if multiprocessing.current_process().daemon:  # a daemonic process may not start others
+        function(*args)
+        return
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(function, *args).result()
 
 
 def _sidecar(model: Path) -> Path:

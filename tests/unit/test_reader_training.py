@@ -12,11 +12,10 @@ from spaceqa.reader.training import (
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from transformers import AutoTokenizer
-
     from spaceqa.embed import bundled_model_path
+    from spaceqa.tokens import Tokenizer
 
-    return AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    return Tokenizer(bundled_model_path())
 
 
 @pytest.fixture(scope="module")
@@ -201,9 +200,9 @@ def test_prepared_rows_train_on_a_machine_with_only_torch_then_get_their_card_ba
 def test_a_reader_trained_further_keeps_the_record_calibration_and_runtime_of_the_one_it_started_from(tmp_path, monkeypatch):
     import json
 
-    from spaceqa.reader import model, training
+    from spaceqa.reader import loading, training
 
-    monkeypatch.setattr(model, "base_fingerprint", lambda base=None: "0" * 64)
+    monkeypatch.setattr(loading, "base_fingerprint", lambda base=None: "0" * 64)
     monkeypatch.setattr(training, "file_digest", lambda path: "1" * 64)
     start = tmp_path / "start"
     start.mkdir()

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
+from ..tokens import Tokenizer
 from .reading import InputSettings, cut_question
 from .windows import window_range
 
@@ -107,13 +108,13 @@ def locate(text: str, answer: str, near: int, scale: float = 1.0) -> tuple[int, 
 class ExampleBuilder:
     """Turns questions into examples over one index of their paragraphs."""
 
-    def __init__(self, index: LoadedIndex, tokenizer, settings: InputSettings, originals: dict[str, str]) -> None:
+    def __init__(self, index: LoadedIndex, tokenizer: Tokenizer, settings: InputSettings, originals: dict[str, str]) -> None:
         self.index = index
         self.tokenizer = tokenizer
         self.settings = settings
         self.originals = originals  # doc_id -> SQuAD's own paragraph text, which its offsets point into
         texts = [index.sentence_text(i) for i in range(len(index.sentences))]
-        self.token_counts = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        self.token_counts = [len(offsets) for offsets in tokenizer.offsets(texts)]
         self.by_article: dict[str, list[str]] = defaultdict(list)
 
     def register(self, questions: Iterable[SquadQuestion]) -> None:
@@ -235,7 +236,7 @@ class Features:
     answerable: np.ndarray  # 1.0 when the row holds the whole answer
 
 
-def featurise(examples: Sequence[Example], tokenizer, settings: InputSettings, batch: int = 2048) -> Features:
+def featurise(examples: Sequence[Example], tokenizer: Tokenizer, settings: InputSettings, batch: int = 2048) -> Features:
     """Tokenise examples as ``reading.encode`` does; label each row with the answer's tokens.
 
     A window read in several strides gives several rows; a row that holds only part of
@@ -245,23 +246,20 @@ def featurise(examples: Sequence[Example], tokenizer, settings: InputSettings, b
     for first in range(0, len(examples), batch):
         part = examples[first : first + batch]
         questions = [cut_question(tokenizer, e.question, settings.max_question_tokens)[0] for e in part]
-        encoded = tokenizer(
-            questions, [e.text for e in part], truncation="only_second", max_length=settings.max_length, stride=settings.stride,
-            return_overflowing_tokens=True, return_offsets_mapping=True,
-        )
-        for row, example_number in enumerate(encoded["overflow_to_sample_mapping"]):
+        encoded = tokenizer.pairs(questions, [e.text for e in part], settings.max_length, settings.stride)
+        for row, example_number in enumerate(encoded.source_of_row):
             example = part[example_number]
-            sequence = encoded.sequence_ids(row)
-            offsets = encoded["offset_mapping"][row]
-            context = np.array([s == 1 for s in sequence], dtype=np.int8)
+            length = int(encoded.attention_mask[row].sum())
+            offsets = encoded.offsets[row]
+            context = encoded.in_second[row, :length].astype(np.int8)
             start = end = 0
             if example.answer_start >= 0:
-                inside = [i for i, s in enumerate(sequence) if s == 1]
+                inside = np.flatnonzero(context)
                 if offsets[inside[0]][0] <= example.answer_start and offsets[inside[-1]][1] >= example.answer_end:
-                    start = next(i for i in inside if offsets[i][1] > example.answer_start)
-                    end = next(i for i in reversed(inside) if offsets[i][0] < example.answer_end)
-            ids.append(np.asarray(encoded["input_ids"][row], dtype=np.int32))
-            types.append(np.asarray(encoded["token_type_ids"][row], dtype=np.int8))
+                    start = next(int(i) for i in inside if offsets[i][1] > example.answer_start)
+                    end = next(int(i) for i in reversed(inside) if offsets[i][0] < example.answer_end)
+            ids.append(encoded.input_ids[row, :length].astype(np.int32))
+            types.append(encoded.token_type_ids[row, :length].astype(np.int8))
             contexts.append(context)
             starts.append(start)
             ends.append(end)

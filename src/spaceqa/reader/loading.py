@@ -9,15 +9,18 @@ manifest: a reader is never used with settings it was not trained or calibrated 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..embed import bundled_model_path
 from ..errors import SpaceQAError
 from .reading import ExtractiveReader, InputSettings
 
 SHIPPED_READER = Path(__file__).resolve().parent.parent / "models" / "reader"
 CARD_FORMAT = 1
+WEIGHTS_FILE = "reader.safetensors"
 
 
 class ReaderMismatchError(SpaceQAError):
@@ -54,11 +57,8 @@ def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tu
 
     ``runtime`` ("torch", "onnx" or "onnx-int8", see runtime.py) overrides the one the card names.
     """
-    from transformers import AutoTokenizer
-
-    from ..embed import bundled_model_path
     from ..ingest import file_sha256
-    from .model import WEIGHTS_FILE, base_fingerprint, load_weights
+    from ..tokens import Tokenizer
     from .runtime import RUNTIMES, TorchRuntime, onnx_runtime
 
     folder = Path(folder) if folder else SHIPPED_READER
@@ -69,8 +69,19 @@ def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tu
     if runtime not in RUNTIMES:
         raise ReaderMismatchError(f"unknown reader runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
+        from .model import load_weights  # PyTorch itself: only this runtime, and exports, load it
+
         network = TorchRuntime(load_weights(folder))
     else:
-        network = onnx_runtime(folder, file_sha256(folder / WEIGHTS_FILE), lambda: load_weights(folder), quantise=runtime == "onnx-int8")
-    tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path()))
-    return ExtractiveReader(network, tokenizer, card.inputs), card
+        network = onnx_runtime(folder, file_sha256(folder / WEIGHTS_FILE), quantise=runtime == "onnx-int8")
+    return ExtractiveReader(network, Tokenizer(bundled_model_path()), card.inputs), card
+
+
+def base_fingerprint(base: Path | None = None) -> str:
+    """sha256 of the base model's weights: a reader only fits the base it was trained on."""
+    # hashlib here rather than ingest.file_sha256: training may run where the document readers are not installed
+    digest = hashlib.sha256()
+    with open((base or bundled_model_path()) / "model.safetensors", "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

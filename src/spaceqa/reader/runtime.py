@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..onnx_export import INT8_QUANTISATION, OPSET, cache_dir, cached_export, export_onnx, onnx_session
+from ..onnx_export import INT8_QUANTISATION, OPSET, cache_dir, cached_export, export_onnx, in_fresh_process, onnx_session
 from .reading import Encoded
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -59,8 +59,12 @@ def export(net, target: Path, *, quantisation: dict | None) -> None:
     export_onnx(net, example, target, inputs=list(INPUTS), outputs=list(OUTPUTS), dynamic_axes=axes, quantisation=quantisation)
 
 
-def onnx_runtime(folder: Path, weights_sha256: str, net_loader, *, quantise: bool) -> OnnxRuntime:
-    """The ONNX runtime of the reader in ``folder``, exported on first use and kept beside it, else in the user's cache."""
+def onnx_runtime(folder: Path, weights_sha256: str, *, quantise: bool) -> OnnxRuntime:
+    """The ONNX runtime of the reader in ``folder``, exported on first use and kept beside it, else in the user's cache.
+
+    The export runs in a process of its own: it loads PyTorch and the network, which the
+    process that asks never needs again (``onnx_export.in_fresh_process``).
+    """
     stem = "reader-int8" if quantise else "reader-fp32"
     quantisation = INT8_QUANTISATION if quantise else None  # one value for the sidecar and the export
     places = [folder / f"{stem}.onnx", cache_dir() / f"{stem}-{weights_sha256[:16]}.onnx"]
@@ -69,5 +73,12 @@ def onnx_runtime(folder: Path, weights_sha256: str, net_loader, *, quantise: boo
         "opset": OPSET,
         "quantisation": quantisation or "none (float32)",
     }
-    model = cached_export(places, description, lambda target: export(net_loader(), target, quantisation=quantisation), what="reader")
+    model = cached_export(places, description, lambda target: in_fresh_process(export_reader, folder, target, quantisation), what="reader")
     return OnnxRuntime(model)
+
+
+def export_reader(folder: Path, target: Path, quantisation: dict | None) -> None:
+    """Export the reader in ``folder`` to ONNX at ``target``."""
+    from .model import load_weights
+
+    export(load_weights(folder), target, quantisation=quantisation)

@@ -132,9 +132,8 @@ def prepare_rows(data_files: Sequence[Path], work: Path, settings: TrainingSetti
 
 def _tokenizer_and_embedder(embedder=None):
     """The bundled tokenizer, and the embedder that mines hard negatives (``embedder`` if given)."""
-    from transformers import AutoTokenizer
-
     from ..embed import bundled_model_path
+    from ..tokens import Tokenizer
 
     if embedder is None:
         # The hard negatives are what SpaceQA's own retriever returns, so its embedder is the
@@ -143,7 +142,7 @@ def _tokenizer_and_embedder(embedder=None):
         from ..pipeline import load_embedder
 
         embedder = load_embedder(Settings.load(), lazy=True)
-    return AutoTokenizer.from_pretrained(str(bundled_model_path())), embedder
+    return Tokenizer(bundled_model_path()), embedder
 
 
 def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings) -> Path:
@@ -356,7 +355,8 @@ def fit(
     import torch
     from tqdm import tqdm
 
-    from .model import base_fingerprint, save_weights
+    from .loading import base_fingerprint
+    from .model import save_weights
 
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
@@ -457,7 +457,7 @@ def _hardware(where, bfloat16: bool) -> str:
 
 def model_card(data_files: Sequence[Path], settings: TrainingSettings, inputs: InputSettings, summary: dict, run: dict, *, init: Path | None, retrieved_with: str) -> dict:
     """The card written beside the weights: the data, the settings, the run, and what came before."""
-    from .model import base_fingerprint
+    from .loading import base_fingerprint
 
     card = {
         "format": 1,
