@@ -36,6 +36,7 @@ def request(url: str, payload: dict | None = None, timeout: float = 30) -> tuple
 
 
 server_paths: dict[str, tuple[Path, Path, Path]] = {}  # base URL -> (corpus, index, log) of that server
+server_pids: dict[str, int] = {}  # base URL -> process id of that server
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,7 @@ def server(tmp_path_factory, bundled_copy: Path):
     )
     base = f"http://127.0.0.1:{port}"
     server_paths[base] = (corpus, root / "index", root / "serve.log")
+    server_pids[base] = process.pid
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -76,6 +78,18 @@ def test_serves_health_and_answers(server):
     assert status == 200 and health["documents"] == 5
     status, body = request(f"{server}/ask", {"question": "On what date did Soyuz-19 lift off?"})
     assert status == 200 and body["answer"] == "July 15, 1975"
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the server's memory map from /proc (Linux)")
+def test_the_server_answers_without_loading_pytorch(server):
+    """Both networks run in ONNX Runtime: PyTorch (about 180 MiB and two seconds of start) never enters the server.
+
+    A first start exports the ONNX copies in a process of its own (onnx_export.in_fresh_process).
+    """
+    status, _ = request(f"{server}/ask", {"question": "Who commanded the Soyuz-19 spacecraft?"}, timeout=60)
+    assert status == 200
+    libraries = Path(f"/proc/{server_pids[server]}/maps").read_text()
+    assert "libtorch" not in libraries and "onnxruntime" in libraries
 
 
 def test_bad_input_is_a_json_4xx_over_the_wire(server):
