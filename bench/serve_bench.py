@@ -410,6 +410,10 @@ def write_report(out: Path, r: dict) -> None:
         "`spaceqa index` is also run once as a process, for its peak memory and its own figure.",
         "- Peak memory: `os.wait4` rusage of each `spaceqa index` process; VmHWM of the `spaceqa serve` "
         "process at the end of its run.",
+        "- Start: seconds from launching `spaceqa serve` (index already built) until `/healthz` answers. "
+        "The first start is another server over the same index, with a copy of the shipped reader without "
+        "its exported `reader-*.onnx` and an empty `XDG_CACHE_HOME`, so both networks are exported "
+        "(each in a process of its own) before it answers; then one /ask, then its VmHWM.",
         f"- Access log: {r['access_lines']} `POST /ask 200 …ms <id>` lines on the server's stderr for {r['asks_sent']} /ask requests sent.",
         "",
         "### Commands",

@@ -47,6 +47,9 @@ _PRONOUN = re.compile(rf"\b(?:{_PRONOUNS})\b", re.IGNORECASE)
 _POSSESSIVE = {"his", "its", "their"}  # "her" is decided by what follows it
 # Pronouns for people or groups of them: "he" never points back to "115" or "1975".
 _PERSONAL = {"he", "she", "they", "him", "them", "his", "her", "their"}
+# ... and for one person: "he" never points back to a name with an article ("the Mir Space
+# Station", "the Brooklyn Bridge"), which people's names do not take.
+_ONE_PERSON = {"he", "she", "him", "his", "her"}
 _OTHER_REFERENCES = re.compile(r"\b(?:there|then|that|this|these|those)\b", re.IGNORECASE)
 _LEAD_IN = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|what about|how about)\b[\s,]*", re.IGNORECASE)
 _QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
@@ -252,6 +255,8 @@ def _with_name(question: str, name: str) -> list[str]:
         return []
     pronoun = match.group(0).lower()
     if pronoun in _PERSONAL and not any(character.isalpha() for character in name):
+        return []
+    if pronoun in _ONE_PERSON and name.lower().startswith("the "):
         return []
     following = question[match.end() :].lstrip()
     possessive = pronoun in _POSSESSIVE or (pronoun == "her" and following[:1].isalpha() and not _starts_with_function_word(following))

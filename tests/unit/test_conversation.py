@@ -36,7 +36,16 @@ def test_a_pronoun_becomes_the_earlier_answer_or_a_name_of_the_earlier_question(
     assert found["earlier answer"] == ["When was John Roebling born?"]
     resolved = [r for r in interpretations("When was he born?", EARLIER) if r.how == "earlier answer"][0]
     assert resolved.understood_as == "When was John Roebling born?"
-    assert found["earlier name"] == ["When was the Brooklyn Bridge born?"]
+    assert readings_of("When did it open?")["earlier name"] == ["When did the Brooklyn Bridge open?"]
+
+
+def test_a_pronoun_for_one_person_never_stands_for_a_name_with_an_article():
+    # "he" after a question about the Brooklyn Bridge is its engineer, never the bridge
+    assert "earlier name" not in readings_of("When was he born?")
+    assert "earlier name" not in readings_of("What was her profession?", PastTurn("Who finished the Brooklyn Bridge?", "Emily Roebling", answer_known=True))
+    # a person's name has none; a group may ("they" for "the Roeblings")
+    assert readings_of("When was he born?", PastTurn("Whom did John Roebling hire?", "Wilhelm Hildenbrand", answer_known=True))["earlier name"] == ["When was John Roebling born?"]
+    assert readings_of("Where did they live?", PastTurn("Which firm did the Roeblings run?", "John A. Roebling's Sons", answer_known=True))["earlier name"] == ["Where did the Roeblings live?"]
 
 
 def test_a_possessive_takes_the_name_with_an_apostrophe_s():
@@ -57,7 +66,7 @@ def test_a_pronoun_at_the_start_is_capitalised_and_a_pointer_at_the_end_is_repla
 def test_a_pronoun_for_a_person_never_stands_for_a_bare_number():
     earlier = PastTurn("Which engineer worked 14 years on the Brooklyn Bridge?", "John Roebling", answer_known=True)
     assert names(earlier.question) == ["14", "the Brooklyn Bridge"]
-    assert readings_of("In which city was he born?", earlier)["earlier name"] == ["In which city was the Brooklyn Bridge born?"]
+    assert "earlier name" not in readings_of("In which city was he born?", earlier)  # nor "the Brooklyn Bridge" (below)
     assert readings_of("When did they finish?", PastTurn("How many workers died?", "27", answer_known=True)).get("earlier answer") is None
     # "it" may: a number can be what the earlier turn was about
     assert readings_of("Was it a record?", PastTurn("How many days did the flight last?", "115", answer_known=True))["earlier answer"] == ["Was 115 a record?"]
