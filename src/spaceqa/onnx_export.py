@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import tempfile
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -157,17 +158,43 @@ def cached_export(places: list[Path], description: dict, export: Callable[[Path]
 
 
 def in_fresh_process(function: Callable[..., None], *args) -> None:
-    """``function(*args)`` in a new Python process, its exception raised here.
+    """``function(*args)`` in a new Python process; an exception there is raised here.
 
-    An export loads PyTorch and the whole network in float32: about 800 MiB that a server,
-    which runs only the exported copy, would otherwise keep for as long as it runs (its
-    memory is not given back to the system).  ``function`` must be importable by name.
+    An export loads PyTorch and the whole network in float32, memory that a server, which
+    runs only the exported copy, would otherwise keep for as long as it runs (a process does
+    not give it back).  ``function`` must be importable by name and ``args`` picklable.  A
+    plain subprocess rather than ``multiprocessing``: its "spawn" imports the caller's main
+    script again, which fails for a script that asks without an ``if __name__`` guard.
     """
-    if multiprocessing.current_process().daemon:  # a daemonic process may not start others
-        function(*args)
-        return
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(function, *args).result()
+    with tempfile.TemporaryDirectory(prefix="spaceqa-export-") as scratch:
+        failure = Path(scratch) / "exception.pickle"
+        call = pickle.dumps(sys.path) + pickle.dumps((function, args))  # this process's import path first: the function's module may be on it alone
+        finished = subprocess.run([sys.executable, "-c", _CHILD, str(failure)], input=call, capture_output=True, check=False)
+        if finished.returncode == 0:
+            return
+        try:
+            error = pickle.loads(failure.read_bytes())
+        except Exception:  # noqa: BLE001 - it died before it could say why (killed, out of memory)
+            error = None
+        if isinstance(error, BaseException):
+            raise error
+        output = finished.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"{function.__qualname__} failed in its own process (exit status {finished.returncode}): {' | '.join(output)}")
+
+
+# What the fresh process runs: the import path, then the function and its arguments, arrive
+# pickled on stdin; an exception leaves pickled in the file named by its first argument.
+_CHILD = """
+import pickle, sys
+sys.path[:] = pickle.load(sys.stdin.buffer)
+function, args = pickle.load(sys.stdin.buffer)
+try:
+    function(*args)
+except BaseException as error:
+    with open(sys.argv[1], "wb") as out:
+        pickle.dump(error, out)
+    raise
+"""
 
 
 def _sidecar(model: Path) -> Path:

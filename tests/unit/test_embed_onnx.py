@@ -13,7 +13,7 @@ import pytest
 
 from spaceqa.config import Settings
 from spaceqa.embed import OnnxEmbedder, SentenceTransformerEmbedder, _late_pooled, pool
-from spaceqa.onnx_export import cached_export, cores
+from spaceqa.onnx_export import cached_export, cores, in_fresh_process
 from spaceqa.pipeline import load_embedder
 
 # One padded row: [CLS] three words [SEP] [PAD]; offsets as a fast tokenizer gives them
@@ -125,6 +125,28 @@ class TestExportCache:
         assert cached_export([blocked, free], {"weights_sha256": "a"}, self.exporter(calls), what="test model") == free
         with pytest.raises(OSError, match="could not write the exported test model.*a-file"):
             cached_export([blocked], {"weights_sha256": "a"}, self.exporter(calls), what="test model")
+
+
+def write_process_id(path: Path) -> None:
+    path.write_text(str(os.getpid()))
+
+
+class TestAFreshProcess:
+    """``in_fresh_process``: exports run in a process of their own, their errors come back whole."""
+
+    def test_the_function_runs_in_another_process(self, tmp_path):
+        in_fresh_process(write_process_id, tmp_path / "pid")
+        assert int((tmp_path / "pid").read_text()) != os.getpid()
+
+    def test_its_exception_is_raised_here_with_its_type(self, tmp_path):
+        # cached_export passes over a place it cannot write by catching OSError
+        (tmp_path / "a-file").write_text("")
+        with pytest.raises(OSError):
+            in_fresh_process(os.makedirs, tmp_path / "a-file" / "below")
+
+    def test_a_process_that_dies_without_a_word_is_an_error_naming_the_function(self):
+        with pytest.raises(RuntimeError, match=r"_exit failed in its own process \(exit status 3\)"):
+            in_fresh_process(os._exit, 3)
 
 
 class TestChoosingTheRuntime:
