@@ -203,7 +203,7 @@ class OnnxEmbedder:
             if self._session is None:
                 from .tokens import Tokenizer
 
-                self._tokenizer = Tokenizer(self._path)
+                self._tokenizer = Tokenizer.of_model(self._path)
                 self._limit = max_seq_length(self._path, self._tokenizer)
                 self._export = exported_model(self._path, quantise=self._quantise)
                 session = self._export.session()

@@ -9,12 +9,14 @@ question with each text, for the reader).  ``tests/unit/test_tokens.py`` checks 
 against transformers' on the same inputs.
 
 A ``Tokenizer`` configures its backend for each call, so calls must not overlap: the embedder
-and the reader each serialise theirs (a lock, a thread of their own).
+and the reader each serialise theirs (a lock, a thread of their own).  A model other than the
+bundled one (``SPACEQA_MODEL``) gets its tokenizer from transformers, PyTorch and all.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -37,16 +39,37 @@ class Batch:
 
 
 class Tokenizer:
-    """The tokenizer of the model in ``folder`` (its ``tokenizer.json``)."""
+    """A model's tokenizer; ``of_model`` makes one."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, backend, model_max_length: int) -> None:
+        self._backend = backend  # a tokenizers.Tokenizer
+        self.model_max_length = model_max_length
+        self.vocab_size = backend.get_vocab_size(with_added_tokens=False)
+
+    @classmethod
+    def of_model(cls, folder: Path) -> "Tokenizer":
+        """The tokenizer of the model in ``folder``.
+
+        The bundled model's is read from its ``tokenizer.json`` (the tests check it against
+        transformers').  Any other model's is built by transformers, as sentence-transformers
+        builds it: a model's configuration may change what its ``tokenizer.json`` says, and only
+        transformers knows every such rule.
+        """
         from tokenizers import Tokenizer as Backend
 
-        self._backend = Backend.from_file(str(Path(folder) / "tokenizer.json"))
-        config = Path(folder) / "tokenizer_config.json"
+        from .embed import bundled_model_path
+
+        folder = Path(folder)
+        if folder.resolve() != bundled_model_path().resolve():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers first imports huggingface_hub
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from transformers import AutoTokenizer
+
+            built = AutoTokenizer.from_pretrained(str(folder))
+            return cls(built.backend_tokenizer, int(min(built.model_max_length, 2**31)))
+        config = folder / "tokenizer_config.json"
         settings = json.loads(config.read_text(encoding="utf-8")) if config.exists() else {}
-        self.model_max_length = int(settings.get("model_max_length", 512))
-        self.vocab_size = self._backend.get_vocab_size(with_added_tokens=False)
+        return cls(Backend.from_file(str(folder / "tokenizer.json")), int(settings.get("model_max_length", 512)))
 
     def offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Where each token of each text lies in it, without special tokens and without a length limit."""

@@ -31,7 +31,7 @@ def builder(tmp_path_factory):
         (root / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "corpus" / name).write_text(text, encoding="utf-8")
     build_index(root / "corpus", root / "index", HashEmbedder(), ChunkParams())
-    tokenizer = Tokenizer(bundled_model_path())
+    tokenizer = Tokenizer.of_model(bundled_model_path())
     built = ExampleBuilder(load_index(root / "index"), tokenizer, InputSettings(), dict(PARAGRAPHS))
     built.register([SquadQuestion("", doc_id, "harbour", ()) for doc_id in PARAGRAPHS])
     return built

@@ -12,7 +12,7 @@ def tokenizer():
     from spaceqa.embed import bundled_model_path
     from spaceqa.tokens import Tokenizer
 
-    return Tokenizer(bundled_model_path())
+    return Tokenizer.of_model(bundled_model_path())
 
 
 def words(token_ids) -> str:

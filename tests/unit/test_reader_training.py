@@ -15,7 +15,7 @@ def tokenizer():
     from spaceqa.embed import bundled_model_path
     from spaceqa.tokens import Tokenizer
 
-    return Tokenizer(bundled_model_path())
+    return Tokenizer.of_model(bundled_model_path())
 
 
 @pytest.fixture(scope="module")

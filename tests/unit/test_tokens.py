@@ -19,7 +19,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 def tokenizers():
     from transformers import AutoTokenizer
 
-    return Tokenizer(bundled_model_path()), AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    return Tokenizer.of_model(bundled_model_path()), AutoTokenizer.from_pretrained(str(bundled_model_path()))
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +72,13 @@ def test_one_call_s_settings_do_not_leak_into_the_next(tokenizers):
     assert len(offsets) == 300  # no truncation left behind
     assert ours.pairs(["q"], [long_text], 64, 16).input_ids.shape[1] == 64
     assert ours.texts(["short"], 256).input_ids.shape[1] == 3  # padded to the longest text only: [CLS] short [SEP]
+
+
+def test_another_model_s_tokenizer_is_built_by_transformers(tokenizers, texts, tmp_path):
+    # a model folder other than the bundled one (SPACEQA_MODEL): its configuration may change
+    # what its tokenizer.json says, so transformers builds it; here the files are the bundled ones
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "config.json"):
+        (tmp_path / name).write_bytes((bundled_model_path() / name).read_bytes())
+    other, ours = Tokenizer.of_model(tmp_path), tokenizers[0]
+    np.testing.assert_array_equal(other.pairs(["Who?"] * len(texts), texts, 64, 16).input_ids, ours.pairs(["Who?"] * len(texts), texts, 64, 16).input_ids)
+    assert other.model_max_length == ours.model_max_length

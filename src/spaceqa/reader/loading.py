@@ -74,7 +74,7 @@ def load_reader(folder: Path | None = None, *, runtime: str | None = None) -> tu
         network = TorchRuntime(load_weights(folder))
     else:
         network = onnx_runtime(folder, file_sha256(folder / WEIGHTS_FILE), quantise=runtime == "onnx-int8")
-    return ExtractiveReader(network, Tokenizer(bundled_model_path()), card.inputs), card
+    return ExtractiveReader(network, Tokenizer.of_model(bundled_model_path()), card.inputs), card
 
 
 def base_fingerprint(base: Path | None = None) -> str:

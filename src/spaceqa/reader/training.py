@@ -142,7 +142,7 @@ def _tokenizer_and_embedder(embedder=None):
         from ..pipeline import load_embedder
 
         embedder = load_embedder(Settings.load(), lazy=True)
-    return Tokenizer(bundled_model_path()), embedder
+    return Tokenizer.of_model(bundled_model_path()), embedder
 
 
 def rows_file(data_files: Sequence[Path], work: Path, settings: TrainingSettings, inputs: InputSettings) -> Path:
