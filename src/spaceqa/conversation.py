@@ -167,7 +167,7 @@ def choose(scores: Sequence[float], readings: Sequence[Interpretation], related:
     """
     eligible = [i for i in range(1, len(readings)) if related[i]]
     best = max(eligible, key=lambda i: scores[i], default=0)
-    if best == 0 or scores[0] >= STANDALONE_CONFIDENT:
+    if best == 0 or settled_as_asked(scores[0]):
         return 0
     if related[0]:
         chosen = best if scores[best] > scores[0] else 0
@@ -176,6 +176,14 @@ def choose(scores: Sequence[float], readings: Sequence[Interpretation], related:
     if readings[chosen].how == "in context" and max(scores[0], scores[chosen]) < min_score:
         return 0
     return chosen
+
+
+def settled_as_asked(score: float) -> bool:
+    """Is the question as asked answered so surely that ``choose`` keeps it, whatever the other readings score?
+
+    The pipeline then asks no other reading: a standalone question in a chat costs one reading.
+    """
+    return score >= STANDALONE_CONFIDENT
 
 
 def names(question: str) -> list[str]:

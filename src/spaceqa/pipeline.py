@@ -22,7 +22,7 @@ from .cache import LruCache
 from .config import Settings
 from .embed import Embedder
 from .errors import IndexMismatchError, SpaceQAError
-from .conversation import Interpretation, PastTurn, choose, interpretations
+from .conversation import Interpretation, PastTurn, choose, interpretations, settled_as_asked
 from .index import LoadedIndex, current_version, load_index
 from .reader import ExtractiveReader
 from .records import AskResult
@@ -116,7 +116,9 @@ class Engine:
         """Answer ``question``; ``history`` holds the earlier turns of the chat, oldest first.
 
         A follow-up is asked in each of its interpretations (see ``conversation.py``), and
-        the one the reader is confident in is answered; ``understood_as`` says which.
+        the one the reader is confident in is answered; ``understood_as`` says which.  The
+        question as asked is read first: when it is answered surely (``settled_as_asked``),
+        no other reading could be chosen, so none is read.
         """
         started = time.perf_counter()
         understood, readings, answerer = self._read(question, history)
@@ -140,10 +142,11 @@ class Engine:
         past = [turn if isinstance(turn, PastTurn) else PastTurn(turn) for turn in history]
         previous = self._with_answer(state[0], past) if past else None
         options = interpretations(question, previous)
-        readings = [self._read_as(state, option) for option in options]
+        as_asked = self._read_as(state, options[0])
         answerer = state[2]
-        if len(options) == 1:
-            return options[0], readings[0], answerer
+        if len(options) == 1 or (as_asked and settled_as_asked(as_asked[0].score)):
+            return options[0], as_asked, answerer
+        readings = [as_asked] + [self._read_as(state, option) for option in options[1:]]
         earlier = set(terms(options[-1].context))  # every reading but the one as asked has the earlier turn as context
         related = [bool(found) and bool(earlier & set(terms(answerer.window_text(found[0])))) for found in readings]
         chosen = choose([found[0].score if found else 0.0 for found in readings], options, related, min_score=self.min_score)
