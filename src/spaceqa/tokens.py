@@ -23,9 +23,6 @@ from typing import Sequence
 
 import numpy as np
 
-PAD_ID = 0  # [PAD] in the bundled vocabulary; what tokenizer.json's padding says too
-
-
 @dataclass(frozen=True)
 class Batch:
     """Texts as a network reads them: one row per input, padded to the longest."""
@@ -41,9 +38,10 @@ class Batch:
 class Tokenizer:
     """A model's tokenizer; ``of_model`` makes one."""
 
-    def __init__(self, backend, model_max_length: int) -> None:
+    def __init__(self, backend, model_max_length: int, pad_id: int) -> None:
         self._backend = backend  # a tokenizers.Tokenizer
         self.model_max_length = model_max_length
+        self.pad_id = pad_id  # padding is masked out, but a model may derive positions from it
         self.vocab_size = backend.get_vocab_size(with_added_tokens=False)
 
     @classmethod
@@ -66,10 +64,11 @@ class Tokenizer:
             from transformers import AutoTokenizer
 
             built = AutoTokenizer.from_pretrained(str(folder))
-            return cls(built.backend_tokenizer, int(min(built.model_max_length, 2**31)))
+            return cls(built.backend_tokenizer, int(min(built.model_max_length, 2**31)), built.pad_token_id or 0)
         config = folder / "tokenizer_config.json"
         settings = json.loads(config.read_text(encoding="utf-8")) if config.exists() else {}
-        return cls(Backend.from_file(str(folder / "tokenizer.json")), int(settings.get("model_max_length", 512)))
+        backend = Backend.from_file(str(folder / "tokenizer.json"))
+        return cls(backend, int(settings.get("model_max_length", 512)), backend.token_to_id(settings.get("pad_token", "[PAD]")) or 0)
 
     def offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         """Where each token of each text lies in it, without special tokens and without a length limit."""
@@ -81,16 +80,16 @@ class Tokenizer:
         """Each text alone, cut to ``max_length`` tokens (special tokens included)."""
         self._backend.enable_truncation(max_length)
         self._backend.no_padding()
-        return _batch(self._backend.encode_batch(list(texts)), overflowing=False)
+        return _batch(self._backend.encode_batch(list(texts)), self.pad_id, overflowing=False)
 
     def pairs(self, first: Sequence[str], second: Sequence[str], max_length: int, stride: int) -> Batch:
         """``first[i]`` with ``second[i]``; a second text too long for one row continues in further rows that overlap by ``stride`` tokens."""
         self._backend.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._backend.no_padding()
-        return _batch(self._backend.encode_batch(list(zip(first, second))), overflowing=True)
+        return _batch(self._backend.encode_batch(list(zip(first, second))), self.pad_id, overflowing=True)
 
 
-def _batch(encodings, *, overflowing: bool) -> Batch:
+def _batch(encodings, pad_id: int, *, overflowing: bool) -> Batch:
     rows, sources = [], []
     for source, encoding in enumerate(encodings):
         for row in [encoding, *(encoding.overflowing if overflowing else [])]:
@@ -98,7 +97,7 @@ def _batch(encodings, *, overflowing: bool) -> Batch:
             sources.append(source)
     width = max((len(row.ids) for row in rows), default=0)
     shape = (len(rows), width)
-    input_ids = np.full(shape, PAD_ID, dtype=np.int64)
+    input_ids = np.full(shape, pad_id, dtype=np.int64)
     token_type_ids, attention_mask = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
     offsets, in_second = np.zeros((*shape, 2), dtype=np.int64), np.zeros(shape, dtype=bool)
     for i, row in enumerate(rows):

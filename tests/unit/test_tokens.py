@@ -81,4 +81,4 @@ def test_another_model_s_tokenizer_is_built_by_transformers(tokenizers, texts, t
         (tmp_path / name).write_bytes((bundled_model_path() / name).read_bytes())
     other, ours = Tokenizer.of_model(tmp_path), tokenizers[0]
     np.testing.assert_array_equal(other.pairs(["Who?"] * len(texts), texts, 64, 16).input_ids, ours.pairs(["Who?"] * len(texts), texts, 64, 16).input_ids)
-    assert other.model_max_length == ours.model_max_length
+    assert (other.model_max_length, other.pad_id) == (ours.model_max_length, ours.pad_id)
