@@ -139,7 +139,7 @@ def is_squad(path: Path) -> bool:
 def squad_documents(path: Path) -> dict[str, str]:
     """``{file name: paragraph text}`` of a SQuAD file, named as the module docstring says."""
     documents = {}
-    for article, number, paragraph in _squad_paragraphs(path):
+    for article, number, paragraph in squad_paragraphs(path):
         documents[squad_document_name(article["title"], number)] = paragraph["context"]
     return documents
 
@@ -200,7 +200,8 @@ def _turn(turn) -> Turn:
     return Turn(turn["question"], list(turn.get("answers", [])), list(turn.get("docs", [])), str(turn.get("kind", "")))
 
 
-def _squad_paragraphs(path: Path):
+def squad_paragraphs(path: Path):
+    """``(article, number, paragraph)`` of every paragraph of a SQuAD file, as its JSON holds them."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     for article in data["data"]:
         for number, paragraph in enumerate(article["paragraphs"]):
@@ -214,7 +215,7 @@ def squad_document_name(title: str, number: int) -> str:
 
 def _squad_items(path: Path) -> list[Item]:
     items = []
-    for article, number, paragraph in _squad_paragraphs(path):
+    for article, number, paragraph in squad_paragraphs(path):
         name = squad_document_name(article["title"], number)
         for qa in paragraph["qas"]:
             # Several annotators often give the same span; keep each distinct answer once, in order.
@@ -312,7 +313,7 @@ def evaluate_reader_only(reader, path: Path, *, limit: int = 0, seed: int = 0) -
     from .reader.windows import window_range
 
     questions = []
-    for _, _, paragraph in _squad_paragraphs(path):
+    for _, _, paragraph in squad_paragraphs(path):
         for qa in paragraph["qas"]:
             answers = [] if qa.get("is_impossible") else list(dict.fromkeys(a["text"] for a in qa["answers"]))
             questions.append((paragraph["context"], qa["question"], answers))

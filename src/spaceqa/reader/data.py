@@ -20,7 +20,6 @@ when a user asks.  Every question gives:
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import defaultdict
@@ -68,19 +67,17 @@ def read_squad(path: Path, prefix: str = "") -> tuple[dict[str, str], list[Squad
     Documents are named as ``spaceqa eval`` names them, under ``prefix/`` when given.
     """
     from ..errors import QuestionSetError
-    from ..evaluate import squad_document_name
+    from ..evaluate import squad_document_name, squad_paragraphs
 
     documents, questions = {}, []
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        for article in data["data"]:
-            for number, paragraph in enumerate(article["paragraphs"]):
-                doc_id = f"{prefix}/" * bool(prefix) + squad_document_name(article["title"], number)
-                documents[doc_id] = str(paragraph["context"])
-                for qa in paragraph["qas"]:
-                    answers = tuple((a["text"], int(a["answer_start"])) for a in qa.get("answers", []) if a["text"].strip())
-                    if answers and not qa.get("is_impossible"):
-                        questions.append(SquadQuestion(str(qa["question"]), doc_id, f"{prefix}/{article['title']}", answers))
+        for article, number, paragraph in squad_paragraphs(path):
+            doc_id = f"{prefix}/" * bool(prefix) + squad_document_name(article["title"], number)
+            documents[doc_id] = str(paragraph["context"])
+            for qa in paragraph["qas"]:
+                answers = tuple((a["text"], int(a["answer_start"])) for a in qa.get("answers", []) if a["text"].strip())
+                if answers and not qa.get("is_impossible"):
+                    questions.append(SquadQuestion(str(qa["question"]), doc_id, f"{prefix}/{article['title']}", answers))
     except (ValueError, KeyError, TypeError, AttributeError) as error:  # JSON and UTF-8 errors are ValueErrors
         raise QuestionSetError(
             f"{path} is not SQuAD JSON as training reads it ({type(error).__name__}: {error}): it needs "
