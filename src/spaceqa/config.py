@@ -64,8 +64,7 @@ class Settings:
         for name, low, high in _RANGES:
             value = getattr(self, name)
             if not low <= value <= high:
-                env = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
-                raise ValueError(f"{env} is {value}; it must be " + (f"between {low} and {high}" if high != float("inf") else f"at least {low}"))
+                raise ValueError(f"{_field(name).metadata['env']} is {value}; it must be " + (f"between {low} and {high}" if high != float("inf") else f"at least {low}"))
         try:
             self.chunk_params
         except ValueError as error:
@@ -84,7 +83,7 @@ class Settings:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
         for name, value in (overrides or {}).items():
             if value is not None:
-                values[name] = _parse(next(f for f in dataclasses.fields(cls) if f.name == name), value)
+                values[name] = _parse(_field(name), value)
         return cls(**values)
 
     @property
@@ -121,6 +120,10 @@ _RANGES = [
     ("reload_interval", 0.0, float("inf")),
 ]
 _KIND_NAMES = {int: "an integer", float: "a number", str: "text"}
+
+
+def _field(name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(Settings) if f.name == name)
 
 
 def _parse(f: dataclasses.Field, value: Any) -> Any:
