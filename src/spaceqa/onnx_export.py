@@ -166,6 +166,9 @@ def in_fresh_process(function: Callable[..., None], *args) -> None:
     plain subprocess rather than ``multiprocessing``: its "spawn" imports the caller's main
     script again, which fails for a script that asks without an ``if __name__`` guard.
     """
+    if not sys.executable:  # Python embedded in another program: no interpreter to start
+        function(*args)
+        return
     with tempfile.TemporaryDirectory(prefix="spaceqa-export-") as scratch:
         failure = Path(scratch) / "exception.pickle"
         call = pickle.dumps(sys.path) + pickle.dumps((function, args))  # this process's import path first: the function's module may be on it alone

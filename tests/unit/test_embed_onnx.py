@@ -144,6 +144,11 @@ class TestAFreshProcess:
         with pytest.raises(OSError):
             in_fresh_process(os.makedirs, tmp_path / "a-file" / "below")
 
+    def test_without_an_interpreter_to_start_it_runs_here(self, tmp_path, monkeypatch):
+        monkeypatch.setattr("sys.executable", "")  # Python embedded in another program
+        in_fresh_process(write_process_id, tmp_path / "pid")
+        assert int((tmp_path / "pid").read_text()) == os.getpid()
+
     def test_a_process_that_dies_without_a_word_is_an_error_naming_the_function(self):
         with pytest.raises(RuntimeError, match=r"_exit failed in its own process \(exit status 3\)"):
             in_fresh_process(os._exit, 3)
