@@ -122,6 +122,15 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
+def tokenizer():
+    """The bundled model's tokenizer, as the embedder, the reader and training use it."""
+    from spaceqa.embed import bundled_model_path
+    from spaceqa.tokens import Tokenizer
+
+    return Tokenizer.of_model(bundled_model_path())
+
+
+@pytest.fixture(scope="session")
 def torch_embedder():
     """PyTorch in float32: the reference the ONNX Runtime embedders are checked against."""
     from spaceqa.embed import SentenceTransformerEmbedder

@@ -21,9 +21,7 @@ PARAGRAPHS = {
 
 
 @pytest.fixture(scope="module")
-def builder(tmp_path_factory):
-    from spaceqa.embed import bundled_model_path
-    from spaceqa.tokens import Tokenizer
+def builder(tmp_path_factory, tokenizer):
     from tests.fakes import HashEmbedder
 
     root = tmp_path_factory.mktemp("squad")
@@ -31,7 +29,6 @@ def builder(tmp_path_factory):
         (root / "corpus" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "corpus" / name).write_text(text, encoding="utf-8")
     build_index(root / "corpus", root / "index", HashEmbedder(), ChunkParams())
-    tokenizer = Tokenizer.of_model(bundled_model_path())
     built = ExampleBuilder(load_index(root / "index"), tokenizer, InputSettings(), dict(PARAGRAPHS))
     built.register([SquadQuestion("", doc_id, "harbour", ()) for doc_id in PARAGRAPHS])
     return built

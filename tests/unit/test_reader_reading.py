@@ -7,14 +7,6 @@ from spaceqa.reader.data import Example, featurise, locate
 from spaceqa.reader.reading import Encoded, InputSettings, best_spans, cut_question, decode, encode
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    from spaceqa.embed import bundled_model_path
-    from spaceqa.tokens import Tokenizer
-
-    return Tokenizer.of_model(bundled_model_path())
-
-
 def words(token_ids) -> str:
     from tokenizers import Tokenizer as Backend
 

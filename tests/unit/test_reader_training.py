@@ -11,14 +11,6 @@ from spaceqa.reader.training import (
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    from spaceqa.embed import bundled_model_path
-    from spaceqa.tokens import Tokenizer
-
-    return Tokenizer.of_model(bundled_model_path())
-
-
-@pytest.fixture(scope="module")
 def features(tokenizer):
     facts = [
         ("Who commanded the first crew?", "The first crew was commanded by Mara Ostrova, a test pilot.", "Mara Ostrova"),

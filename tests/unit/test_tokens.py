@@ -16,10 +16,11 @@ CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 
 @pytest.fixture(scope="module")
-def tokenizers():
+def tokenizers(tokenizer):
+    """Ours (the shared fixture) and transformers', for the bundled model."""
     from transformers import AutoTokenizer
 
-    return Tokenizer.of_model(bundled_model_path()), AutoTokenizer.from_pretrained(str(bundled_model_path()))
+    return tokenizer, AutoTokenizer.from_pretrained(str(bundled_model_path()))
 
 
 @pytest.fixture(scope="module")
