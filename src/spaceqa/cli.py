@@ -306,7 +306,7 @@ def _figure(value: float | None) -> str:
 @click.option("--learning-rate", type=float, default=None, help="Peak learning rate [1e-4 from base, 3e-5 when adapting a reader].")
 @click.option("--dev", "dev_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="SQuAD file to score the reader on when done (reader only); the figures go in the model card.")
 @click.option("--dev-questions", type=click.IntRange(1), default=1000, show_default=True, help="Questions of --dev to score, sampled.")
-@click.option("--negatives", "negative_chances", default=None, metavar="KIND=CHANCE,…", help="Chance of each kind of no-answer window per question (paragraph, article, retrieved, swapped, swapped_inside) [0.12, 0.08, 0.5, 1.0, 0].")
+@click.option("--negatives", "negative_chances", default=None, metavar="KIND=CHANCE,…", help="Chance of each kind of no-answer window per question (paragraph, article, retrieved, swapped) [0.12, 0.08, 0.5, 1.0].")
 @click.option("--shared-normalisation", type=click.FloatRange(0), default=0.0, show_default=True, help="Weight of a span loss normalised over all of a question's windows (0: off).")
 @_friendly_errors
 def train_reader(data_files, out, work, init, max_questions, seed, batch_size, epochs, device, prepare_only, learning_rate, dev_file, dev_questions, negative_chances, shared_normalisation) -> None:

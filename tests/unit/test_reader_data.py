@@ -58,20 +58,6 @@ def test_a_swapped_question_names_something_of_the_article_that_its_window_lacks
         assert stand_in.lower() not in positive.text.lower()
 
 
-def test_a_question_swapped_inside_its_window_takes_another_of_the_windows_names_never_the_answer(builder):
-    # The window names Kessel Point, 1874 (the answer) and Anna Brandt: the only stand-in left.
-    asked = question("In what year was the lighthouse at Kessel Point lit?", "1874")
-    for seed in range(10):
-        examples = builder.examples(asked, random.Random(seed), {"swapped_inside": 1.0})
-        positive, changed = examples[0], [e for e in examples if e.kind == "swapped_inside"]
-        assert [(e.question, e.text, e.answer_start) for e in changed] == [("In what year was the lighthouse at Anna Brandt lit?", positive.text, -1)]
-
-
-def test_a_question_whose_window_offers_no_other_name_is_not_swapped_inside(builder):
-    asked = question("When did Anna Brandt light the lighthouse at Kessel Point?", "1874")
-    assert [e.kind for e in builder.examples(asked, random.Random(0), {"swapped_inside": 1.0})] == ["positive"]
-
-
 def test_a_question_that_names_nothing_in_its_window_is_not_swapped(builder):
     asked = question("Who kept a log of every ship?", "Anna Brandt")
     examples = builder.examples(asked, random.Random(0), {"swapped": 1.0})

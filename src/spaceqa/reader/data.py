@@ -14,10 +14,7 @@ when a user asks.  Every question gives:
   a name or number the question shares with the window is replaced by one of the same
   shape taken from elsewhere in the article.  The window still holds a plausible answer,
   so the reader must check that the question's particulars are the window's before it
-  answers: the adversarial kind of unanswerable question SQuAD 2.0 is made of; and
-  ``swapped_inside``, the same with a stand-in the window itself holds (not an answer), so
-  that no word foreign to the window gives the change away, as none does in SQuAD 2.0,
-  whose unanswerable questions are written in their paragraph's own words.
+  answers: the adversarial kind of unanswerable question SQuAD 2.0 is made of.
   A window counts as a negative only when no gold answer appears in it at all.
 """
 
@@ -39,7 +36,7 @@ from .windows import window_range
 if TYPE_CHECKING:  # the rows (Features) load where there is no index library, e.g. a GPU machine
     from ..index import LoadedIndex
 
-NEGATIVE_KINDS = ("paragraph", "article", "retrieved", "swapped", "swapped_inside")
+NEGATIVE_KINDS = ("paragraph", "article", "retrieved", "swapped")
 RETRIEVED_CANDIDATES = 12  # how deep in the retriever's ranking a hard negative may come from
 # What a swapped question may change: a number, or a run of capitalised words (a name).
 SWAPPABLE = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b|\b[A-Z][\w'-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*")
@@ -150,12 +147,10 @@ class ExampleBuilder:
         golds = [a.lower() for a, _ in question.answers]
         positive_window = text[start:end]
         for kind in NEGATIVE_KINDS:
-            # A kind that is not asked for draws nothing, so adding one leaves the rows of
-            # earlier runs as they were.
-            if kind not in negatives or rng.random() >= negatives[kind]:
+            if rng.random() >= negatives.get(kind, 0.0):
                 continue
-            if kind.startswith("swapped"):  # the same window, a question it no longer answers
-                swapped = self._swapped_question(question, positive_window, rng, inside=kind == "swapped_inside")
+            if kind == "swapped":  # the same window, a question it no longer answers
+                swapped = self._swapped_question(question, positive_window, rng)
                 if swapped is not None:
                     found.append(Example(swapped, positive_window, -1, -1, kind))
                 continue
@@ -184,14 +179,12 @@ class ExampleBuilder:
                     break  # the hard ones are near the top of the ranking
         return rng.choice(usable) if usable else None
 
-    def _swapped_question(self, question: SquadQuestion, window: str, rng: random.Random, *, inside: bool = False) -> str | None:
-        """``question`` with one name or number it shares with ``window`` replaced by another.
+    def _swapped_question(self, question: SquadQuestion, window: str, rng: random.Random) -> str | None:
+        """``question`` with one name or number it shares with ``window`` replaced by another of the article's.
 
-        The replacement has the same shape (a number for a number, a name for a name).  It
-        comes from the article's other paragraphs and appears nowhere in the window, or, with
-        ``inside``, from the window itself: never a gold answer, nor a name that contains or
-        is contained in one the question already has.  None when the question names nothing
-        the window holds, or no stand-in is found.
+        The replacement has the same shape (a number for a number, a name for a name) and
+        appears nowhere in the window, so the window cannot answer the changed question.
+        None when the question names nothing the window holds, or the article offers no stand-in.
         """
         lowered = window.lower()
         shared = [m for m in _names_and_numbers(question.question) if m.group().lower() in lowered]
@@ -199,18 +192,11 @@ class ExampleBuilder:
             return None
         chosen = rng.choice(shared)
         numeric = chosen.group()[0].isdigit()
-        if inside:
-            taken = [m.group().lower() for m in _names_and_numbers(question.question)] + [answer.lower() for answer, _ in question.answers]
-            stand_ins = sorted({
-                m.group() for m in _names_and_numbers(window)
-                if m.group()[0].isdigit() == numeric and not any(m.group().lower() in t or t in m.group().lower() for t in taken)
-            })
-        else:
-            others = [d for d in self.by_article[question.article] if d != question.doc_id]
-            stand_ins = sorted({
-                m.group() for doc_id in rng.sample(others, min(len(others), 4)) for m in _names_and_numbers(self.index.documents[doc_id].text)
-                if m.group()[0].isdigit() == numeric and m.group().lower() not in lowered
-            })
+        others = [d for d in self.by_article[question.article] if d != question.doc_id]
+        stand_ins = sorted({
+            m.group() for doc_id in rng.sample(others, min(len(others), 4)) for m in _names_and_numbers(self.index.documents[doc_id].text)
+            if m.group()[0].isdigit() == numeric and m.group().lower() not in lowered
+        })
         if not stand_ins:
             return None
         return question.question[: chosen.start()] + rng.choice(stand_ins) + question.question[chosen.end() :]
