@@ -9,7 +9,7 @@ import pytest
 from spaceqa.build import build_index
 from spaceqa.chunk import ChunkParams
 from spaceqa.index import load_index
-from spaceqa.reader.data import ExampleBuilder, SquadQuestion, _names_and_numbers
+from spaceqa.reader.data import ExampleBuilder, SquadQuestion, names_and_numbers
 from spaceqa.reader.reading import InputSettings
 
 # One invented article of three paragraphs.
@@ -39,7 +39,7 @@ def question(text: str, answer: str) -> SquadQuestion:
 
 
 def test_names_and_numbers_skip_the_capital_that_starts_a_sentence():
-    found = [m.group() for m in _names_and_numbers("When was the tower at Marrow Head built? The year 1903 it was. Anna Brandt said so.")]
+    found = [m.group() for m in names_and_numbers("When was the tower at Marrow Head built? The year 1903 it was. Anna Brandt said so.")]
     assert found == ["Marrow Head", "1903"]
 
 

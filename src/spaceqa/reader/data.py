@@ -187,14 +187,14 @@ class ExampleBuilder:
         None when the question names nothing the window holds, or the article offers no stand-in.
         """
         lowered = window.lower()
-        shared = [m for m in _names_and_numbers(question.question) if m.group().lower() in lowered]
+        shared = [m for m in names_and_numbers(question.question) if m.group().lower() in lowered]
         if not shared:
             return None
         chosen = rng.choice(shared)
         numeric = chosen.group()[0].isdigit()
         others = [d for d in self.by_article[question.article] if d != question.doc_id]
         stand_ins = sorted({
-            m.group() for doc_id in rng.sample(others, min(len(others), 4)) for m in _names_and_numbers(self.index.documents[doc_id].text)
+            m.group() for doc_id in rng.sample(others, min(len(others), 4)) for m in names_and_numbers(self.index.documents[doc_id].text)
             if m.group()[0].isdigit() == numeric and m.group().lower() not in lowered
         })
         if not stand_ins:
@@ -264,7 +264,7 @@ def featurise(examples: Sequence[Example], tokenizer: Tokenizer, settings: Input
     return Features(ids, types, contexts, np.array(starts), np.array(ends), np.array(labels, dtype=np.float32))
 
 
-def _names_and_numbers(text: str) -> list[re.Match]:
+def names_and_numbers(text: str) -> list[re.Match]:
     """Numbers and capitalised runs of ``text``, except at a sentence's start (capitalised anyway)."""
     return [m for m in SWAPPABLE.finditer(text) if m.group()[0].isdigit() or text[: m.start()].rstrip()[-1:] not in ("", ".", "!", "?", '"', "“")]
 
