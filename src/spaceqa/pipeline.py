@@ -90,15 +90,15 @@ class Engine:
         A version that cannot be served is reported once (and in ``/healthz``), not at every check.
         """
         engine_ref = weakref.ref(self)
-        reported: list[tuple[str, str] | None] = [None]  # the last problem logged: each one is logged once
 
         def run() -> None:
+            reported: tuple[str, str] | None = None  # the last problem logged: each one is logged once
             while (engine := engine_ref()) is not None:
                 try:
                     engine.refresh(index_dir)
                 except Exception as error:  # whatever a load raises, the watcher must outlive it
-                    if engine.refused != reported[0]:
-                        reported[0] = engine.refused
+                    if engine.refused != reported:
+                        reported = engine.refused
                         expected = isinstance(error, (SpaceQAError, OSError, ValueError))
                         log.error("could not switch to the new index in %s: %s; still serving %s", index_dir, error, engine.index.version, exc_info=not expected)
                 del engine
